@@ -1,0 +1,124 @@
+"""The ASGI application: web app, approval service and authenticator together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+from starlette.requests import Request
+
+from pushgate import jobs
+from pushgate.db.engine import create_engine, session_factory
+from pushgate.events.bus import create_bus
+from pushgate.runtime import Runtime
+from pushgate.settings import Settings
+
+logger = logging.getLogger("pushgate")
+
+STATIC = Path(__file__).parent / "static"
+
+
+def create_app(settings: Settings, database_url: str) -> FastAPI:
+    """Build the application; connections open when its lifespan starts."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with _running(settings, database_url) as runtime:
+            app.state.runtime = runtime
+            yield
+
+    app = FastAPI(
+        title="pushgate",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    _add_routes(app)
+    return app
+
+
+def _add_routes(app: FastAPI) -> None:
+    from pushgate.authenticator.routes import router as authenticator_router
+    from pushgate.service.api import router as service_router
+    from pushgate.web.routes import router as web_router
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(service_router)
+    app.include_router(authenticator_router)
+    app.include_router(web_router)
+    app.add_api_route("/healthz", healthz, include_in_schema=False)
+    app.add_api_route("/readyz", readyz, include_in_schema=False)
+
+
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+async def readyz(request: Request) -> JSONResponse:
+    runtime: Runtime = request.app.state.runtime
+    database = True
+    try:
+        async with runtime.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception:  # noqa: BLE001 - readiness reports any failure as not ready
+        database = False
+    bus = runtime.bus.status()
+    ready = database and bool(bus["ready"])
+    body = {"ready": ready, "database": database, "events": bus}
+    return JSONResponse(body, status_code=200 if ready else 503)
+
+
+@contextlib.asynccontextmanager
+async def _running(settings: Settings, database_url: str) -> AsyncIterator[Runtime]:
+    engine = create_engine(database_url, pool_size=settings.db_pool_size)
+    bus = create_bus(settings, engine, database_url)
+    job_app = jobs.create_job_app(database_url)
+    http = httpx.AsyncClient(timeout=httpx.Timeout(10.0), follow_redirects=False)
+    runtime = Runtime(
+        settings=settings,
+        database_url=database_url,
+        engine=engine,
+        sessions=session_factory(engine),
+        bus=bus,
+        http=http,
+        jobs=job_app,
+    )
+    jobs.bind_runtime(runtime)
+    worker: asyncio.Task[None] | None = None
+    try:
+        await bus.start()
+        await job_app.open_async()
+        from pushgate.service.apps import ensure_site_application
+
+        runtime.service_api_key = await ensure_site_application(runtime)
+        if settings.run_worker:
+            worker = asyncio.create_task(
+                job_app.run_worker_async(
+                    install_signal_handlers=False,
+                    concurrency=4,
+                    shutdown_graceful_timeout=2,
+                    delete_jobs="never",
+                ),
+                name="job-worker",
+            )
+        yield runtime
+    finally:
+        runtime.streams.cancel_all()
+        if worker is not None:
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await worker
+        await job_app.close_async()
+        await bus.stop()
+        await http.aclose()
+        await engine.dispose()
+        jobs.bind_runtime(None)

@@ -1,0 +1,1 @@
+"""The authenticator: the phone page that answers approval requests."""

@@ -1,0 +1,1 @@
+"""The real-time benchmark against the designs pushgate replaces."""

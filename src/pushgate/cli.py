@@ -1,0 +1,148 @@
+"""The ``pushgate`` command: serve, migrate, manage applications, benchmark."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Iterator
+from types import FrameType
+
+from pushgate import logs
+from pushgate.settings import Settings, get_settings
+
+
+@contextlib.contextmanager
+def database(settings: Settings) -> Iterator[str]:
+    """The configured database URL, or an embedded server for the block."""
+    if settings.database_url is not None:
+        yield settings.database_url.get_secret_value()
+        return
+    from pushgate.db.embedded import EmbeddedPostgres
+
+    embedded = EmbeddedPostgres(settings.data_dir)
+    url = embedded.start()
+    try:
+        yield url
+    finally:
+        embedded.stop()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v}
+    settings = settings.model_copy(update=overrides)
+    logs.configure(settings.log_level)
+    with database(settings) as url:
+        from pushgate.db.migrate import upgrade
+
+        upgrade(url)
+        _run_server(settings, url)
+    return 0
+
+
+def _run_server(settings: Settings, url: str) -> None:
+    import uvicorn
+
+    from pushgate.app import create_app
+
+    app = create_app(settings, url)
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            # Open event streams never end by themselves: end them now, so
+            # uvicorn's wait for open connections finishes at once.
+            runtime = getattr(app.state, "runtime", None)
+            if runtime is not None:
+                runtime.streams.cancel_all()
+            super().handle_exit(sig, frame)
+
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=3,
+        proxy_headers=False,
+    )
+    server = Server(config)
+    public = settings.resolved_public_url()
+    print(f"pushgate is running at {public}", flush=True)
+    print(
+        f"Try it: open {public}/signup, create an account, then enroll your "
+        "phone from the account page.",
+        flush=True,
+    )
+    # uvicorn re-raises the signal that stopped it once it has shut down;
+    # turning SIGTERM into an exception lets the embedded database stop too.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    logs.configure(settings.log_level)
+    with database(settings) as url:
+        from pushgate.db.migrate import upgrade
+
+        upgrade(url)
+    print("Database is up to date.")
+    return 0
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    from pushgate.service import admin
+
+    settings = get_settings()
+    with database(settings) as url:
+        from pushgate.db.migrate import upgrade
+
+        upgrade(url)
+        return asyncio.run(admin.run(args, settings, url))
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from pushgate.bench import main as bench_main
+
+    return bench_main.run(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pushgate", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the web app, service and authenticator")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = commands.add_parser("migrate", help="bring the database schema up to date")
+    migrate.set_defaults(func=cmd_migrate)
+
+    app = commands.add_parser("app", help="manage approval service applications")
+    from pushgate.service import admin
+
+    admin.add_arguments(app)
+    app.set_defaults(func=cmd_app)
+
+    bench = commands.add_parser("bench", help="measure real-time delivery")
+    from pushgate.bench import main as bench_main
+
+    bench_main.add_arguments(bench)
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    sys.exit(args.func(args))

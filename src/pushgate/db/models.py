@@ -1,0 +1,190 @@
+"""Tables of the web app and of the approval service.
+
+The two parts share one database but no tables: the web app's tables have
+plain names, the approval service's start with ``service_``. Neither part
+reads the other's tables; they talk over the Authy-compatible HTTP API.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {
+        datetime: DateTime(timezone=True),
+        dict[str, Any]: Json,
+    }
+
+
+# --- web app -----------------------------------------------------------------
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(Text)
+    country_code: Mapped[str] = mapped_column(String(4))
+    phone: Mapped[str] = mapped_column(String(20))
+    authy_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+
+
+class WebSession(Base):
+    """A server-side session; the cookie holds a token, this row its hash."""
+
+    __tablename__ = "web_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class LoginAttempt(Base):
+    """One password-verified login waiting for its second factor.
+
+    The approval request created for it is recorded by uuid, so an answer
+    can only ever finish the attempt it was created for.
+    """
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    approval_uuid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    used_at: Mapped[datetime | None]
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(Text, default="")
+
+
+class CallbackNonce(Base):
+    """Nonces of accepted callbacks, kept a while to refuse replays."""
+
+    __tablename__ = "callback_nonces"
+
+    nonce: Mapped[str] = mapped_column(String(128), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(index=True)
+
+
+# --- approval service --------------------------------------------------------
+
+
+class ServiceApp(Base):
+    """An application allowed to use the approval service with an API key.
+
+    The key is kept as a SHA-256 hash for lookup and encrypted with the
+    server secret, because callbacks are signed with the key itself.
+    """
+
+    __tablename__ = "service_apps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    api_key_encrypted: Mapped[str] = mapped_column(Text)
+    callback_url: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class ServiceUser(Base):
+    __tablename__ = "service_users"
+    __table_args__ = (
+        UniqueConstraint("app_id", "country_code", "cellphone"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    app_id: Mapped[int] = mapped_column(
+        ForeignKey("service_apps.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(254))
+    country_code: Mapped[str] = mapped_column(String(4))
+    cellphone: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+    deleted_at: Mapped[datetime | None]
+
+
+class ServiceDevice(Base):
+    """An enrolled authenticator: a browser holding a non-extractable key."""
+
+    __tablename__ = "service_devices"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("service_users.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100), default="")
+    public_key: Mapped[str] = mapped_column(Text)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class ServiceEnrollment(Base):
+    """A one-time link that lets a phone enroll as a user's device."""
+
+    __tablename__ = "service_enrollments"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("service_users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class ServiceApprovalRequest(Base):
+    __tablename__ = "service_approval_requests"
+    __table_args__ = (Index("ix_service_approval_user_status", "user_id", "status"),)
+
+    uuid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    app_id: Mapped[int] = mapped_column(
+        ForeignKey("service_apps.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("service_users.id", ondelete="CASCADE")
+    )
+    message: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    hidden_details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    logos: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    seconds_to_expire: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    device_id: Mapped[str | None] = mapped_column(String(64))
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,1 @@
+"""The approval service: an Authy-compatible HTTP API."""

@@ -1,0 +1,1 @@
+"""Signed callbacks to applications, delivered through the job queue."""

@@ -1,0 +1,1 @@
+"""The web app: sign up, log in with push approval, account, log out."""
