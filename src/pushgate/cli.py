@@ -121,12 +121,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pushgate", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="run the web app, service and authenticator")
+    serve = commands.add_parser(
+        "serve", help="run the web app, service and authenticator"
+    )
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
     serve.set_defaults(func=cmd_serve)
 
-    migrate = commands.add_parser("migrate", help="bring the database schema up to date")
+    migrate = commands.add_parser(
+        "migrate", help="bring the database schema up to date"
+    )
     migrate.set_defaults(func=cmd_migrate)
 
     app = commands.add_parser("app", help="manage approval service applications")

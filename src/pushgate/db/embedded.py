@@ -20,7 +20,9 @@ class EmbeddedPostgres:
         import pgserver
 
         self.path.mkdir(parents=True, exist_ok=True)
-        self._server = pgserver.get_server(self.path, cleanup_mode="stop")
+        self._server = pgserver.get_server(  # type: ignore[attr-defined]
+            self.path, cleanup_mode="stop"
+        )
         logger.info("Embedded PostgreSQL running in %s", self.path)
         url: str = self._server.get_uri()
         return url

@@ -119,9 +119,7 @@ class ServiceApp(Base):
 
 class ServiceUser(Base):
     __tablename__ = "service_users"
-    __table_args__ = (
-        UniqueConstraint("app_id", "country_code", "cellphone"),
-    )
+    __table_args__ = (UniqueConstraint("app_id", "country_code", "cellphone"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     app_id: Mapped[int] = mapped_column(

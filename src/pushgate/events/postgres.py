@@ -81,7 +81,9 @@ class PostgresBus(EventBus):
             )
 
     async def publish_in(self, session: AsyncSession, topic: str) -> None:
-        await session.execute(_NOTIFY, {"channel": CHANNEL, "topic": check_topic(topic)})
+        await session.execute(
+            _NOTIFY, {"channel": CHANNEL, "topic": check_topic(topic)}
+        )
 
     async def _listen_forever(self) -> None:
         delay = self.min_backoff

@@ -6,7 +6,9 @@ from sqlalchemy import create_engine, pool
 from pushgate.db.models import Base
 
 config = context.config
-url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
+url: str = config.attributes.get("database_url") or str(
+    config.get_main_option("sqlalchemy.url")
+)
 
 engine = create_engine(url, poolclass=pool.NullPool)
 with engine.connect() as connection:
