@@ -186,3 +186,72 @@ class ServiceApprovalRequest(Base):
     device_id: Mapped[str | None] = mapped_column(String(64))
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
     reason: Mapped[str] = mapped_column(Text, default="")
+
+
+# --- codes: SMS, voice, TOTP and recovery ------------------------------------
+
+
+class ServiceToken(Base):
+    """A one-time code sent by SMS or voice call; only a keyed hash is kept.
+
+    A user has at most one live token: issuing a new one replaces the last.
+    """
+
+    __tablename__ = "service_tokens"
+    __table_args__ = (Index("ix_service_tokens_user_created", "user_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("service_users.id", ondelete="CASCADE")
+    )
+    channel: Mapped[str] = mapped_column(String(8))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(200), default="")
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    used_at: Mapped[datetime | None]
+    replaced_at: Mapped[datetime | None]
+
+
+class ServiceTotp(Base):
+    """A user's TOTP secret (encrypted) and what protects it from reuse."""
+
+    __tablename__ = "service_totp_secrets"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("service_users.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret_encrypted: Mapped[str] = mapped_column(Text)
+    digits: Mapped[int] = mapped_column(Integer, default=6)
+    last_used_step: Mapped[int | None] = mapped_column(BigInteger)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class ServiceOutboxMessage(Base):
+    """A message the development outbox sender kept instead of sending."""
+
+    __tablename__ = "service_outbox_messages"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(8))
+    to_number: Mapped[str] = mapped_column(String(32), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class RecoveryCode(Base):
+    """One of a site user's single-use recovery codes, kept as a hash."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
