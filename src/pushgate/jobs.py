@@ -23,7 +23,8 @@ _runtime: Runtime | None = None
 
 def create_job_app(database_url: str) -> procrastinate.App:
     # Importing the modules that define tasks registers them on the blueprint.
-    import pushgate.service.callbacks  # noqa: F401
+    import pushgate.service.callbacks
+    import pushgate.service.messages  # noqa: F401
 
     app = procrastinate.App(
         connector=procrastinate.PsycopgConnector(

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -76,8 +76,49 @@ class Settings(BaseSettings):
         default=True,
         description="Run the job worker (callbacks, messages) inside serve.",
     )
+    message_sender: Literal["outbox", "twilio"] = Field(
+        default="outbox",
+        description="How SMS and voice codes go out: outbox (kept for the "
+        "local-only /outbox page, for development) or twilio.",
+    )
+    twilio_account_sid: str | None = Field(
+        default=None, description="Twilio account SID for the twilio sender."
+    )
+    twilio_auth_token: SecretStr | None = Field(
+        default=None, description="Twilio auth token for the twilio sender."
+    )
+    twilio_from_number: str | None = Field(
+        default=None,
+        description="Twilio phone number (E.164) that texts and calls come from.",
+    )
+    totp_digits: int = Field(
+        default=6, ge=6, le=8, description="Digits of new users' TOTP codes."
+    )
+    totp_issuer: str = Field(
+        default="pushgate", description="Issuer name authenticator apps show."
+    )
     db_pool_size: int = Field(default=10, gt=0, description="Database pool size.")
     log_level: str = Field(default="INFO", description="Logging level.")
+
+    @model_validator(mode="after")
+    def _check_twilio_settings(self) -> Settings:
+        if self.message_sender != "twilio":
+            return self
+        missing = [
+            f"PUSHGATE_{name.upper()}"
+            for name in (
+                "twilio_account_sid",
+                "twilio_auth_token",
+                "twilio_from_number",
+            )
+            if not getattr(self, name)
+        ]
+        if missing:
+            raise ValueError(
+                f"PUSHGATE_MESSAGE_SENDER=twilio needs {', '.join(missing)}; set "
+                "them, or use PUSHGATE_MESSAGE_SENDER=outbox."
+            )
+        return self
 
     def resolved_public_url(self) -> str:
         if self.public_url:
