@@ -100,6 +100,62 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, gt=0, description="Database pool size.")
     log_level: str = Field(default="INFO", description="Logging level.")
 
+    # --- security ---------------------------------------------------------
+    tls_certfile: Path | None = Field(
+        default=None,
+        description="PEM certificate chain: serve HTTPS (with tls_keyfile).",
+    )
+    tls_keyfile: Path | None = Field(
+        default=None, description="PEM private key of tls_certfile."
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses or networks of reverse proxies "
+        "whose X-Forwarded-For/-Proto/-Host headers are believed. Empty: none.",
+    )
+    callback_nonce_max_age_seconds: int = Field(
+        default=300,
+        gt=0,
+        description="Oldest callback nonce (a unix time) the web app accepts.",
+    )
+    login_free_failures_per_account: int = Field(
+        default=5,
+        ge=1,
+        description="Wrong passwords for one email before delays start.",
+    )
+    login_free_failures_per_address: int = Field(
+        default=20,
+        ge=1,
+        description="Wrong passwords from one client address before delays start.",
+    )
+    login_max_delay_seconds: int = Field(
+        default=900,
+        gt=0,
+        description="Longest wait imposed after repeated wrong passwords.",
+    )
+    login_failure_memory_seconds: int = Field(
+        default=3600,
+        gt=0,
+        description="Wrong passwords older than this (since the last one) are "
+        "forgotten.",
+    )
+    push_limit_per_user: int = Field(
+        default=5,
+        ge=1,
+        description="Push approval requests one user may receive per window.",
+    )
+    push_limit_window_seconds: int = Field(
+        default=900, gt=0, description="Window of push_limit_per_user."
+    )
+    push_report_pause_seconds: int = Field(
+        default=3600,
+        ge=0,
+        description="How long pushes stop for a user who chose Deny and report.",
+    )
+
+    def serves_tls(self) -> bool:
+        return self.tls_certfile is not None
+
     @model_validator(mode="after")
     def _check_twilio_settings(self) -> Settings:
         if self.message_sender != "twilio":
@@ -123,7 +179,8 @@ class Settings(BaseSettings):
     def resolved_public_url(self) -> str:
         if self.public_url:
             return self.public_url.rstrip("/")
-        return f"http://{self.host}:{self.port}"
+        scheme = "https" if self.serves_tls() else "http"
+        return f"{scheme}://{self.host}:{self.port}"
 
     def resolved_service_url(self) -> str:
         if self.service_url:

@@ -86,6 +86,8 @@ class LoginAttempt(Base):
     used_at: Mapped[datetime | None]
     ip: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(Text, default="")
+    #: The two-digit number the waiting page shows (number matching).
+    number_match: Mapped[int | None] = mapped_column(Integer)
 
 
 class CallbackNonce(Base):
@@ -130,6 +132,8 @@ class ServiceUser(Base):
     cellphone: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime]
     deleted_at: Mapped[datetime | None]
+    #: Set when the person chose "Deny and report"; no pushes until then.
+    pushes_paused_until: Mapped[datetime | None]
 
 
 class ServiceDevice(Base):
@@ -186,6 +190,9 @@ class ServiceApprovalRequest(Base):
     device_id: Mapped[str | None] = mapped_column(String(64))
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
     reason: Mapped[str] = mapped_column(Text, default="")
+    #: The number the login page shows and the three the authenticator offers.
+    number_match: Mapped[int | None] = mapped_column(Integer)
+    number_choices: Mapped[list[int] | None] = mapped_column(Json)
 
 
 # --- codes: SMS, voice, TOTP and recovery ------------------------------------
@@ -255,3 +262,56 @@ class RecoveryCode(Base):
     code_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+# --- security ----------------------------------------------------------------
+
+
+class LoginThrottle(Base):
+    """Wrong passwords counted per email or client address (the key)."""
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(index=True)
+    blocked_until: Mapped[datetime | None]
+
+
+class SecurityEvent(Base):
+    """The web app's audit trail; no secrets or codes in ``detail``."""
+
+    __tablename__ = "security_events"
+    __table_args__ = (
+        Index("ix_security_events_user_created", "user_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE")
+    )
+    event: Mapped[str] = mapped_column(String(64))
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ServiceSecurityEvent(Base):
+    """The approval service's audit trail; no secrets or codes in ``detail``."""
+
+    __tablename__ = "service_security_events"
+    __table_args__ = (
+        Index("ix_service_security_events_user_created", "user_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    app_id: Mapped[int] = mapped_column(
+        ForeignKey("service_apps.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("service_users.id", ondelete="CASCADE")
+    )
+    device_id: Mapped[str | None] = mapped_column(String(64))
+    event: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(index=True)
