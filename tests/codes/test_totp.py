@@ -37,9 +37,7 @@ def test_rfc_6238_vectors(unix_time: int, sha1: str, sha256: str, sha512: str) -
 
 
 def test_rfc_6238_sha1_vectors_through_a_base32_secret() -> None:
-    secret = totp.TotpSecret(
-        secret=base64.b32encode(SEEDS["sha1"]).decode(), digits=8
-    )
+    secret = totp.TotpSecret(secret=base64.b32encode(SEEDS["sha1"]).decode(), digits=8)
     for unix_time, expected, _, _ in RFC_6238_VECTORS:
         assert secret.code(datetime.fromtimestamp(unix_time, UTC)) == expected
 
