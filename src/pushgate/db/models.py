@@ -193,6 +193,72 @@ class ServiceApprovalRequest(Base):
     #: The number the login page shows and the three the authenticator offers.
     number_match: Mapped[int | None] = mapped_column(Integer)
     number_choices: Mapped[list[int] | None] = mapped_column(Json)
+    #: When the device signed its answer (the time inside the signature).
+    device_signing_time: Mapped[datetime | None]
+    #: The device's signature over its answer (base64 raw r||s).
+    device_signature: Mapped[str] = mapped_column(Text, default="")
+
+
+class ServiceCallbackDelivery(Base):
+    """One attempt to deliver an answer to an application's callback URL.
+
+    Kept so operators can see what was delivered, what failed and why.
+    """
+
+    __tablename__ = "service_callback_deliveries"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    app_id: Mapped[int] = mapped_column(
+        ForeignKey("service_apps.id", ondelete="CASCADE"), index=True
+    )
+    approval_uuid: Mapped[str] = mapped_column(String(64), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    attempt: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(index=True)
+    finished_at: Mapped[datetime | None]
+    #: delivered, failed (will be retried), abandoned (no more retries)
+    outcome: Mapped[str] = mapped_column(String(16), default="sending")
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str] = mapped_column(Text, default="")
+
+
+class ServiceApiUsage(Base):
+    """API calls an application made in one month (for ``app/stats``)."""
+
+    __tablename__ = "service_api_usage"
+
+    app_id: Mapped[int] = mapped_column(
+        ForeignKey("service_apps.id", ondelete="CASCADE"), primary_key=True
+    )
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    api_calls: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ServicePhoneVerification(Base):
+    """A code sent to a phone number to prove the person holds it.
+
+    Made by ``phones/verification/start`` for an application, or by the
+    authenticator's phone enrollment (no application); only a hash is kept.
+    """
+
+    __tablename__ = "service_phone_verifications"
+    __table_args__ = (
+        Index("ix_service_phone_verifications_phone", "country_code", "cellphone"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    app_id: Mapped[int | None] = mapped_column(
+        ForeignKey("service_apps.id", ondelete="CASCADE")
+    )
+    country_code: Mapped[str] = mapped_column(String(4))
+    cellphone: Mapped[str] = mapped_column(String(20))
+    via: Mapped[str] = mapped_column(String(8))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    verified_at: Mapped[datetime | None]
+    replaced_at: Mapped[datetime | None]
 
 
 # --- codes: SMS, voice, TOTP and recovery ------------------------------------
