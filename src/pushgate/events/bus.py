@@ -70,14 +70,34 @@ class EventBus(abc.ABC):
         The default keeps the topic until :meth:`commit`; transactional
         backends override this to send inside the transaction.
         """
-        session.info.setdefault(_PENDING, []).append(check_topic(topic))
+        check_topic(topic)
+        # Begins the transaction if nothing has yet, so the topic is bound
+        # to the transaction it announces.
+        await session.connection()
+        _pending(session).append(topic)
 
     async def commit(self, session: AsyncSession) -> None:
         """Commit ``session``, then send what could not travel inside it."""
+        pending = _pending(session)
         await session.commit()
-        pending: list[str] = session.info.pop(_PENDING, [])
+        session.info.pop(_PENDING, None)
         for topic in pending:
             await self.publish(topic)
+
+
+def _pending(session: AsyncSession) -> list[str]:
+    """The topics kept for the transaction ``session`` has open now.
+
+    They are bound to that transaction: after a rollback the session begins
+    another one, and the topics of the one rolled back are never sent (a
+    rolled-back savepoint keeps them: an extra wake-up only costs a read).
+    """
+    transaction = session.sync_session.get_transaction()
+    kept: tuple[object, list[str]] | None = session.info.get(_PENDING)
+    if kept is None or kept[0] is not transaction:
+        kept = (transaction, [])
+        session.info[_PENDING] = kept
+    return kept[1]
 
 
 def create_bus(settings: Settings, engine: AsyncEngine, database_url: str) -> EventBus:
