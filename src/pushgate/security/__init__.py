@@ -6,7 +6,6 @@ module              what it defends against
 ``headers``         script injection, framing, sniffing: response headers
 ``proxy``           spoofed client addresses and URLs behind a reverse proxy
 ``throttle``        password guessing: growing delays per account and address
-``passwords``       telling unknown emails from wrong passwords by timing
 ``nonces``          replayed or stale callbacks
 ``number_match``    approving somebody else's login (the two-digit number)
 ``push_limits``     prompt bombing: one pending push, a rate, report pauses
