@@ -1,3 +1,11 @@
+"""The web app's routes, gathered from the modules that own them."""
+
 from fastapi import APIRouter
 
+from pushgate.web import callback, live_status, login, pages
+
 router = APIRouter()
+router.include_router(pages.router)
+router.include_router(login.router)
+router.include_router(callback.router)
+router.include_router(live_status.router)

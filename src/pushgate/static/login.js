@@ -1,0 +1,99 @@
+// The waiting modal: follows the login attempt over one EventSource and
+// finishes the login the moment the phone approves. No polling: the server
+// pushes every change, and the browser's own reconnect covers dropped links.
+"use strict";
+
+(() => {
+  const modal = document.getElementById("waiting");
+  if (!modal) return;
+
+  const statusText = modal.querySelector('[data-role="status"]');
+  const spinner = modal.querySelector('[data-role="spinner"]');
+  const next = modal.querySelector('[data-role="next"]');
+  const csrfMeta = document.querySelector('meta[name="csrf-token"]');
+  const csrfToken = csrfMeta ? csrfMeta.content : "";
+
+  const MESSAGES = {
+    pending:
+      "We sent a request to your phone. Open your pushgate authenticator and tap Approve.",
+    approved: "Approved on your phone. Signing you in…",
+    denied:
+      "The login was denied on your phone. If that was a mistake, log in again " +
+      "to send a new request; if it was not you, change your password.",
+    expired:
+      "The request expired before your phone answered. Log in again to send a new one.",
+    unknown: "This login can no longer be completed. Log in again.",
+    lost: "Lost contact with the server. Log in again to send a new request.",
+  };
+
+  let finished = false;
+
+  function show(state, text) {
+    modal.dataset.state = state;
+    statusText.textContent = text;
+  }
+
+  function stop(state, text) {
+    finished = true;
+    source.close();
+    show(state, text);
+    spinner.hidden = true;
+    next.hidden = false;
+  }
+
+  async function complete() {
+    finished = true;
+    source.close();
+    show("approved", MESSAGES.approved);
+    let body = null;
+    try {
+      const response = await fetch(modal.dataset.completeUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "X-CSRF-Token": csrfToken, Accept: "application/json" },
+      });
+      body = await response.json();
+    } catch (error) {
+      body = null;
+    }
+    if (body && body.ok) {
+      window.location.assign(body.next || modal.dataset.nextUrl);
+      return;
+    }
+    const message = body && body.message ? body.message : MESSAGES.lost;
+    stop((body && body.status) || "failed", message);
+  }
+
+  const source = new EventSource(modal.dataset.statusUrl);
+
+  source.addEventListener("open", () => {
+    if (!finished) show("pending", MESSAGES.pending);
+  });
+
+  source.addEventListener("authy_status", (event) => {
+    if (finished) return;
+    let status = "unknown";
+    try {
+      status = JSON.parse(event.data).status;
+    } catch (error) {
+      status = "unknown";
+    }
+    if (status === "pending") {
+      show("pending", MESSAGES.pending);
+    } else if (status === "approved") {
+      complete();
+    } else {
+      stop(status in MESSAGES ? status : "unknown", MESSAGES[status] || MESSAGES.unknown);
+    }
+  });
+
+  source.addEventListener("error", () => {
+    // While CONNECTING the browser retries by itself after the server's
+    // retry hint; CLOSED means the server refused the stream for good.
+    if (!finished && source.readyState === EventSource.CLOSED) {
+      stop("lost", MESSAGES.lost);
+    }
+  });
+
+  window.addEventListener("pagehide", () => source.close());
+})();

@@ -1,0 +1,32 @@
+"""Small request helpers shared by the site's routes."""
+
+from __future__ import annotations
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from pushgate.runtime import Runtime
+from pushgate.web import csrf, sessions
+from pushgate.web.sessions import SessionState
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def redirect(url: str) -> RedirectResponse:
+    """A 303, so the browser follows a form post with a plain GET."""
+    return RedirectResponse(url, status_code=303)
+
+
+async def checked_form(
+    request: Request, runtime: Runtime
+) -> tuple[FormData, SessionState] | Response:
+    """The posted form and its session, or the refusal when CSRF fails."""
+    form = await request.form()
+    async with runtime.sessions() as db:
+        session = await sessions.load(db, request)
+    if session is None or not csrf.valid(session, form.get(csrf.FIELD_NAME)):
+        return csrf.refusal(request)
+    return form, session

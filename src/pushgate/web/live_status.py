@@ -1,0 +1,74 @@
+"""``GET /authy/live_status``: the waiting page's event stream.
+
+Subscribe first, then read, then wait: an answer committed before the read
+is seen by the read, and one committed after it wakes the wait, so none is
+missed. Each wake costs one small query on a pooled connection that goes
+straight back; an open stream holds no connection. The stream only reads:
+it never writes the session, so it cannot race the request that logs in.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from pushgate import clock, sse
+from pushgate.runtime import Runtime, get_runtime
+from pushgate.sse import EventStream, ServerSentEvent
+from pushgate.web import attempts, sessions
+
+EVENT_NAME = "authy_status"
+#: Sent when the attempt is gone (its user was deleted); the page starts over.
+UNKNOWN = "unknown"
+
+router = APIRouter(include_in_schema=False)
+
+
+def status_event(status: str) -> ServerSentEvent:
+    return ServerSentEvent(event=EVENT_NAME, data=json.dumps({"status": status}))
+
+
+async def attempt_events(
+    runtime: Runtime, attempt_id: str
+) -> AsyncIterator[ServerSentEvent]:
+    """The attempt's status now and at every change, until it is final."""
+    heartbeat = runtime.settings.sse_heartbeat_seconds
+    with runtime.bus.subscribe(attempts.topic(attempt_id)) as subscription:
+        state = await attempts.read_state(runtime, attempt_id)
+        sent: str | None = None
+        while True:
+            now = clock.now()
+            status = UNKNOWN if state is None else state.status_at(now)
+            if status != sent:
+                yield status_event(status)
+                sent = status
+            if state is None or status in attempts.TERMINAL:
+                return
+
+            until_expiry = (state.expires_at - now).total_seconds()
+            changed = await subscription.wait(timeout=min(heartbeat, until_expiry))
+            if changed or clock.now() >= state.expires_at:
+                # At expiry read once more: an answer may have just landed.
+                state = await attempts.read_state(runtime, attempt_id)
+            else:
+                yield sse.HEARTBEAT
+
+
+@router.get("/authy/live_status")
+async def live_status(request: Request) -> Response:
+    runtime = get_runtime(request)
+    attempt_id = await sessions.read_attempt_id(runtime, request)
+    if attempt_id is None:
+        # A non-200 answer makes EventSource stop instead of reconnecting.
+        return PlainTextResponse(
+            "No login is waiting in this browser; log in again.", status_code=404
+        )
+    return EventStream(
+        attempt_events(runtime, attempt_id),
+        registry=runtime.streams,
+        retry_ms=runtime.settings.sse_retry_ms,
+    )

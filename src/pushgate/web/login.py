@@ -1,0 +1,215 @@
+"""Logging in: the password, the push to the phone, the wait, the completion.
+
+``POST /login`` checks the password and sends the push; the browser then
+waits on ``/login/waiting``, whose script follows ``/authy/live_status``.
+Only ``POST /login/complete`` signs the person in, and only with an approved,
+unexpired, unused attempt that belongs to the same session.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from sqlalchemy import update
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from pushgate import clock
+from pushgate.db.models import LoginAttempt, User
+from pushgate.logs import security_event
+from pushgate.runtime import Runtime, get_runtime
+from pushgate.web import accounts, attempts, csrf, forms, passwords, sessions
+from pushgate.web._http import checked_form, client_ip, redirect
+from pushgate.web.details import login_details
+from pushgate.web.service_client import ServiceError, service_client
+from pushgate.web.sessions import SessionState
+from pushgate.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+WRONG_CREDENTIALS = (
+    "That email and password do not match an account; check both and try again."
+)
+NO_DEVICE = (
+    "No phone is enrolled to approve logins for this account, so this login "
+    "cannot be approved; logging in with a code sent to your phone is not "
+    "available yet."
+)
+PUSH_MESSAGE = "Log in to pushgate"
+
+_NOT_COMPLETED = {
+    attempts.PENDING: "The login has not been approved yet; approve it on your phone.",
+    attempts.DENIED: "The login was denied on your phone; log in again to retry.",
+    attempts.EXPIRED: "The approval request expired; log in again to send a new one.",
+    "used": "This login was already completed; log in again if you were signed out.",
+    "unknown": "No login is waiting in this browser; log in again.",
+}
+
+
+@router.get("/login")
+async def login_form(request: Request) -> Response:
+    runtime = get_runtime(request)
+    settings = runtime.settings
+    async with runtime.sessions.begin() as db:
+        session = await sessions.load_or_start(db, settings, request)
+        user = await accounts.signed_in_user(db, session)
+    if user is not None:
+        return redirect("/account")
+    response = render(request, "web/login.html", session=session)
+    sessions.apply_cookie(response, settings, session)
+    return response
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    runtime = get_runtime(request)
+    checked = await checked_form(request, runtime)
+    if isinstance(checked, Response):
+        return checked
+    form, session = checked
+    parsed = forms.parse_login(form)
+
+    def again(status_code: int, message: str | None = None) -> Response:
+        return render(
+            request,
+            "web/login.html",
+            session=session,
+            errors=parsed.errors,
+            values=parsed.echo,
+            message=message,
+            status_code=status_code,
+        )
+
+    credentials = parsed.value
+    if credentials is None:
+        return again(400)
+    user = await _authenticate(runtime, credentials)
+    if user is None:
+        security_event("login.password_refused", ip=client_ip(request))
+        return again(400, WRONG_CREDENTIALS)
+
+    if user.authy_id is None:
+        return again(409, NO_DEVICE)
+    status = await service_client(runtime).user_status(user.authy_id)
+    if isinstance(status, ServiceError):
+        return again(502, status.message)
+    if not status.registered:
+        security_event("login.no_device", user_id=user.id, ip=client_ip(request))
+        return again(409, NO_DEVICE)
+
+    failure = await _send_push(request, runtime, session, user)
+    if failure is not None:
+        return again(502, failure.message)
+    return redirect("/login/waiting")
+
+
+async def _authenticate(runtime: Runtime, credentials: forms.Login) -> User | None:
+    async with runtime.sessions() as db:
+        user = await accounts.by_email(db, credentials.email)
+    check = await passwords.check_password(
+        user.password_hash if user else None, credentials.password
+    )
+    if user is None or not check.matches:
+        return None
+    if check.new_hash is not None:
+        async with runtime.sessions.begin() as db:
+            await db.execute(
+                update(User)
+                .where(User.id == user.id)
+                .values(password_hash=check.new_hash)
+            )
+    return user
+
+
+async def _send_push(
+    request: Request, runtime: Runtime, session: SessionState, user: User
+) -> ServiceError | None:
+    """Create the attempt, ask the service for its push, remember both."""
+    assert user.authy_id is not None
+    settings = runtime.settings
+    now = clock.now()
+    ip = client_ip(request)
+    user_agent = request.headers.get("user-agent", "")
+
+    # The attempt exists before the push does, so an answer can never arrive
+    # for an attempt the database does not know yet.
+    async with runtime.sessions.begin() as db:
+        attempt = await attempts.create(
+            db,
+            user,
+            now=now,
+            seconds=settings.approval_seconds,
+            ip=ip,
+            user_agent=user_agent,
+        )
+    approval_uuid = await service_client(runtime).request_approval(
+        user.authy_id,
+        message=PUSH_MESSAGE,
+        details=login_details(user.email, ip, user_agent, now),
+        hidden_details={"login_attempt_id": attempt.id},
+        seconds_to_expire=settings.approval_seconds,
+    )
+    if isinstance(approval_uuid, ServiceError):
+        return approval_uuid
+
+    session.data["attempt_id"] = attempt.id
+    async with runtime.sessions.begin() as db:
+        await db.execute(
+            update(LoginAttempt)
+            .where(LoginAttempt.id == attempt.id)
+            .values(approval_uuid=approval_uuid)
+        )
+        await sessions.save_data(db, session)
+    security_event("login.push_sent", user_id=user.id, attempt=attempt.id[:8], ip=ip)
+    return None
+
+
+@router.get("/login/waiting")
+async def waiting(request: Request) -> Response:
+    runtime = get_runtime(request)
+    async with runtime.sessions() as db:
+        session = await sessions.load(db, request)
+    if session is None or session.attempt_id is None:
+        return redirect("/login")
+    if session.user_id is not None:
+        return redirect("/account")
+    return render(
+        request,
+        "web/waiting.html",
+        session=session,
+        approval_seconds=runtime.settings.approval_seconds,
+    )
+
+
+@router.post("/login/complete")
+async def complete(request: Request) -> Response:
+    runtime = get_runtime(request)
+    settings = runtime.settings
+    async with runtime.sessions.begin() as db:
+        session = await sessions.load(db, request)
+        if session is None or not csrf.valid(session, csrf.header_token(request)):
+            return csrf.refusal(request, json=True)
+        attempt_id = session.attempt_id
+        if attempt_id is None:
+            return _not_completed("unknown")
+
+        completion = await attempts.complete(db, attempt_id, clock.now())
+        if completion.user_id is None:
+            return _not_completed(completion.status)
+        new_session = await sessions.rotate(db, settings, session, completion.user_id)
+
+    security_event(
+        "login.succeeded",
+        user_id=completion.user_id,
+        attempt=attempt_id[:8],
+        ip=client_ip(request),
+    )
+    response = JSONResponse({"ok": True, "next": "/account"})
+    sessions.apply_cookie(response, settings, new_session)
+    return response
+
+
+def _not_completed(status: str) -> JSONResponse:
+    message = _NOT_COMPLETED.get(status, _NOT_COMPLETED["unknown"])
+    return JSONResponse(
+        {"ok": False, "status": status, "message": message}, status_code=409
+    )

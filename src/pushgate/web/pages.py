@@ -1,0 +1,221 @@
+"""The site's pages: landing, sign up, account (with phone enrollment), log out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import segno
+from fastapi import APIRouter
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import Response
+
+from pushgate.db.models import User
+from pushgate.logs import security_event
+from pushgate.runtime import Runtime, get_runtime
+from pushgate.web import accounts, forms, passwords, sessions
+from pushgate.web._http import checked_form, client_ip, redirect
+from pushgate.web.service_client import EnrollmentLink, ServiceError, service_client
+from pushgate.web.sessions import SessionState
+from pushgate.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+_EMAIL_TAKEN = "An account with {email} already exists; log in instead."
+
+
+@router.get("/")
+async def landing(request: Request) -> Response:
+    runtime = get_runtime(request)
+    async with runtime.sessions() as db:
+        session = await sessions.load(db, request)
+        user = await accounts.signed_in_user(db, session)
+    return render(request, "web/landing.html", session=session, user=user)
+
+
+@router.get("/signup")
+async def signup_form(request: Request) -> Response:
+    runtime = get_runtime(request)
+    settings = runtime.settings
+    async with runtime.sessions.begin() as db:
+        session = await sessions.load_or_start(db, settings, request)
+        user = await accounts.signed_in_user(db, session)
+    if user is not None:
+        return redirect("/account")
+    response = render(request, "web/signup.html", session=session)
+    sessions.apply_cookie(response, settings, session)
+    return response
+
+
+@router.post("/signup")
+async def signup(request: Request) -> Response:
+    runtime = get_runtime(request)
+    settings = runtime.settings
+    checked = await checked_form(request, runtime)
+    if isinstance(checked, Response):
+        return checked
+    form, session = checked
+
+    parsed = forms.parse_signup(form)
+
+    def again(status_code: int, message: str | None = None) -> Response:
+        return render(
+            request,
+            "web/signup.html",
+            session=session,
+            errors=parsed.errors,
+            values=parsed.echo,
+            message=message,
+            status_code=status_code,
+        )
+
+    signup = parsed.value
+    if signup is None:
+        return again(400)
+    async with runtime.sessions() as db:
+        taken = await accounts.by_email(db, signup.email) is not None
+    if taken:
+        parsed.errors["email"] = _EMAIL_TAKEN.format(email=signup.email)
+        return again(400)
+
+    authy_id = await service_client(runtime).register_user(
+        signup.email, signup.country_code, signup.phone
+    )
+    if isinstance(authy_id, ServiceError):
+        parsed.errors.update(authy_id.field_errors)
+        return again(400 if authy_id.field_errors else 502, authy_id.message)
+
+    password_hash = await passwords.hash_password(signup.password)
+    async with runtime.sessions.begin() as db:
+        user = await accounts.create(db, signup, password_hash, authy_id)
+        if user is None:
+            parsed.errors["email"] = _EMAIL_TAKEN.format(email=signup.email)
+            return again(400)
+        # Signing up signs in: a new session, so no earlier token carries over.
+        new_session = await sessions.rotate(db, settings, session, user.id)
+
+    security_event("signup", user_id=user.id, ip=client_ip(request))
+    response = redirect("/account")
+    sessions.apply_cookie(response, settings, new_session)
+    return response
+
+
+@router.get("/account")
+async def account(request: Request) -> Response:
+    runtime = get_runtime(request)
+    async with runtime.sessions() as db:
+        session = await sessions.load(db, request)
+        user = await accounts.signed_in_user(db, session)
+    if user is None:
+        return redirect("/login")
+
+    enrolled: bool | None = None
+    if user.authy_id is not None:
+        status = await service_client(runtime).user_status(user.authy_id)
+        enrolled = None if isinstance(status, ServiceError) else status.registered
+    return _account_page(request, session, user, enrolled=enrolled)
+
+
+@router.post("/account/enroll")
+async def enroll(request: Request) -> Response:
+    runtime = get_runtime(request)
+    checked = await checked_form(request, runtime)
+    if isinstance(checked, Response):
+        return checked
+    _, session = checked
+    async with runtime.sessions() as db:
+        user = await accounts.signed_in_user(db, session)
+    if user is None:
+        return redirect("/login")
+
+    link = await _enrollment_link(runtime, user)
+    if isinstance(link, ServiceError):
+        return _account_page(
+            request, session, user, message=link.message, status_code=502
+        )
+
+    security_event("enrollment.link_created", user_id=user.id, ip=client_ip(request))
+    enrollment: dict[str, object] = {
+        "url": link.url,
+        "expires_at": link.expires_at,
+        "expires_text": _readable_time(link.expires_at),
+        "svg": _qr_svg(link.url),
+    }
+    return _account_page(request, session, user, enrollment=enrollment)
+
+
+def _account_page(
+    request: Request,
+    session: SessionState | None,
+    user: User,
+    *,
+    enrolled: bool | None = None,
+    enrollment: dict[str, object] | None = None,
+    message: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "web/account.html",
+        session=session,
+        user=user,
+        enrolled=enrolled,
+        enrollment=enrollment,
+        message=message,
+        status_code=status_code,
+    )
+
+
+def _readable_time(value: str) -> str:
+    """An ISO 8601 time as ``15:04 UTC``; other text is shown as it came."""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        return value
+    return moment.astimezone(UTC).strftime("%H:%M UTC")
+
+
+async def _enrollment_link(
+    runtime: Runtime, user: User
+) -> EnrollmentLink | ServiceError:
+    if user.authy_id is None:
+        return ServiceError(
+            "This account is not registered with the approval service; "
+            "create a new account to enroll a phone."
+        )
+    return await service_client(runtime).enrollment_link(user.authy_id)
+
+
+def _qr_svg(url: str) -> Markup:
+    """The link as an inline SVG QR code (markup, not script)."""
+    svg = segno.make(url, error="m").svg_inline(
+        scale=5,
+        border=2,
+        dark="#111",
+        light="#fff",
+        title="QR code that enrolls your phone",
+        svgclass="qr",
+        omitsize=True,
+    )
+    # segno draws the SVG from the link's bits; none of the link's text is in it.
+    return Markup(svg)  # noqa: S704
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    runtime = get_runtime(request)
+    checked = await checked_form(request, runtime)
+    if isinstance(checked, Response):
+        return checked
+    _, session = checked
+
+    async with runtime.sessions.begin() as db:
+        await sessions.end(db, session)
+    if session.user_id is not None:
+        security_event("logout", user_id=session.user_id, ip=client_ip(request))
+
+    response = redirect("/")
+    sessions.clear_cookie(response, runtime.settings)
+    return response
