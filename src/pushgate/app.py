@@ -15,11 +15,12 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.requests import Request
 
-from pushgate import jobs
+from pushgate import jobs, logs
 from pushgate.db.engine import create_engine, session_factory
 from pushgate.events.bus import create_bus
 from pushgate.runtime import Runtime
 from pushgate.settings import Settings
+from pushgate.sse import ended_by_exit_signals
 
 logger = logging.getLogger("pushgate")
 
@@ -33,7 +34,8 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with _running(settings, database_url) as runtime:
             app.state.runtime = runtime
-            yield
+            with ended_by_exit_signals():
+                yield
 
     app = FastAPI(
         title="pushgate",
@@ -46,13 +48,46 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     return app
 
 
+def create_app_from_environment() -> FastAPI:
+    """The application as uvicorn's worker processes build it.
+
+    ``pushgate serve --workers N`` prepares the database once, then starts
+    each worker with its settings, the database URL included, in the
+    environment (``uvicorn --factory pushgate.app:create_app_from_environment``
+    works the same way).
+    """
+    settings = Settings()
+    if settings.database_url is None:
+        raise RuntimeError(
+            "PUSHGATE_DATABASE_URL is not set; a worker process needs it (start "
+            "workers with `pushgate serve --workers N`, which sets it)."
+        )
+    logs.configure(settings.log_level)
+    return create_app(settings, settings.database_url.get_secret_value())
+
+
+async def prepare(settings: Settings, database_url: str) -> None:
+    """Start up once and stop, so one-time set-up is done before workers start.
+
+    Several worker processes starting together would otherwise each create
+    the web app's service application.
+    """
+    quiet = settings.model_copy(update={"run_worker": False, "event_backend": "memory"})
+    async with _running(quiet, database_url):
+        pass
+
+
 def _add_routes(app: FastAPI) -> None:
     from pushgate.authenticator.routes import router as authenticator_router
     from pushgate.service.api import router as service_router
+    from pushgate.service.outbox_page import router as outbox_router
+    from pushgate.service.token_api import router as token_router
     from pushgate.web.routes import router as web_router
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(service_router)
+    app.include_router(token_router)
+    app.include_router(outbox_router)
     app.include_router(authenticator_router)
     app.include_router(web_router)
     app.add_api_route("/healthz", healthz, include_in_schema=False)
