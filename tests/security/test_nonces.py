@@ -20,7 +20,19 @@ def nonce_at(moment: datetime) -> str:
 
 def test_nonce_time_reads_unix_times_only() -> None:
     assert nonce_time("1455825429") == datetime(2016, 2, 18, 19, 57, 9, tzinfo=UTC)
-    for bad in ("", "abc", "1e9", "-5", "12.", "1" * 40, "\uff11\uff12\uff13", "12 "):
+    # The service's style: seconds, then random digits.
+    assert nonce_time("1455825429123456") == nonce_time("1455825429.5")
+    for bad in (
+        "",
+        "abc",
+        "1e9",
+        "-5",
+        "12.5",
+        "1" * 40,
+        "\uff11" * 10,
+        "1455825429 ",
+        "1455825429\n",
+    ):
         assert nonce_time(bad) is None, bad
 
 

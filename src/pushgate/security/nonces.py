@@ -1,7 +1,8 @@
 """Callbacks that are forged, stale or replayed are refused.
 
-A callback is signed over its nonce, and the nonce is the unix time it was
-signed at (as Authy's were). The web app accepts a callback only when its
+A callback is signed over its nonce, and the nonce begins with the unix time
+it was signed at, in seconds (as Authy's were), followed by digits that make
+it unique. The web app accepts a callback only when its
 signature is right (compared in constant time), its nonce is at most a few
 minutes old and not from the future, and that nonce has not been accepted
 before. Accepted nonces are remembered in ``callback_nonces`` just long enough
@@ -33,7 +34,9 @@ from pushgate.security.proxy import external_url
 
 logger = logging.getLogger("pushgate.security")
 
-_NONCE = re.compile(r"^[0-9]{1,12}(\.[0-9]{1,9})?$")
+#: Ten digits of unix time in seconds, then optionally more digits (with or
+#: without a decimal point) that make the nonce unique.
+_NONCE = re.compile(r"([0-9]{10})\.?[0-9]{0,12}")
 
 #: How far a signer's clock may run ahead of ours.
 CLOCK_SKEW = timedelta(seconds=60)
@@ -49,12 +52,10 @@ class NonceOutcome(enum.StrEnum):
 
 def nonce_time(nonce: str) -> datetime | None:
     """The time a nonce names, or ``None`` when it is not a unix time."""
-    if not _NONCE.match(nonce):
+    match = _NONCE.fullmatch(nonce)
+    if match is None:
         return None
-    try:
-        return datetime.fromtimestamp(float(nonce), UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
+    return datetime.fromtimestamp(int(match.group(1)), UTC)
 
 
 async def claim_nonce(

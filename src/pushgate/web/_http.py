@@ -7,12 +7,14 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from pushgate.runtime import Runtime
+from pushgate.security.proxy import request_view
 from pushgate.web import csrf, sessions
 from pushgate.web.sessions import SessionState
 
 
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else ""
+    """The client's address, read through trusted proxies (PUSHGATE_TRUSTED_PROXIES)."""
+    return request_view(request).address
 
 
 def redirect(url: str) -> RedirectResponse:

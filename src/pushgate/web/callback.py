@@ -3,27 +3,29 @@
 The body follows the Authy OneTouch callback: top-level ``uuid`` (the
 approval request), ``status`` (``approved`` or ``denied``) and ``authy_id``,
 with the request's details under ``approval_request``. It is accepted only
-when ``X-Authy-Signature`` matches the web app's API key and the nonce has
-not been seen before. The answer lands on the attempt that owns the uuid,
-and the change is published in the same transaction, so a browser waiting
-anywhere wakes only once the answer is committed.
+when ``X-Authy-Signature`` matches the web app's API key and the nonce is
+fresh (a few minutes old at most) and has not been seen before. The answer
+lands on the attempt that owns the uuid, and the change is published in the
+same transaction, so a browser waiting anywhere wakes only once the answer is
+committed.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter
-from sqlalchemy.dialects.postgresql import insert
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from pushgate import clock, webhook_signature
-from pushgate.db.models import CallbackNonce
 from pushgate.logs import security_event
 from pushgate.runtime import Runtime, get_runtime
+from pushgate.security.nonces import NonceOutcome, claim_nonce
+from pushgate.security.proxy import external_url, request_view
 from pushgate.web import attempts
 
 logger = logging.getLogger("pushgate")
@@ -96,14 +98,16 @@ async def authy_callback(request: Request) -> JSONResponse:
 
     signature = request.headers.get("X-Authy-Signature", "")
     nonce = request.headers.get("X-Authy-Signature-Nonce", "")
-    url = runtime.settings.resolved_public_url() + request.url.path
     api_key = runtime.service_api_key or ""
     if not (
         signature
         and nonce
         and api_key
         and len(nonce) <= MAX_NONCE_LENGTH
-        and webhook_signature.verify(signature, api_key, nonce, "POST", url, body)
+        and any(
+            webhook_signature.verify(signature, api_key, nonce, "POST", url, body)
+            for url in _signed_urls(request, runtime)
+        )
     ):
         security_event("callback.bad_signature", ip=_ip(request))
         return _message(
@@ -124,21 +128,15 @@ async def _record(runtime: Runtime, body: dict[str, Any], nonce: str) -> JSONRes
     authy_id: int | None = body.get("authy_id")
     now = clock.now()
 
+    max_age = timedelta(seconds=runtime.settings.callback_nonce_max_age_seconds)
     async with runtime.sessions() as db:
-        fresh = await db.scalar(
-            insert(CallbackNonce)
-            .values(nonce=nonce, received_at=now)
-            .on_conflict_do_nothing()
-            .returning(CallbackNonce.nonce)
-        )
-        if fresh is None:
+        fresh = await claim_nonce(db, nonce, now, max_age)
+        if fresh is not NonceOutcome.ACCEPTED:
             await db.rollback()
-            security_event("callback.replayed_nonce", approval=request_uuid[:8])
-            return _message(
-                401,
-                "The callback nonce was already used; sign each callback with a "
-                "fresh nonce.",
+            security_event(
+                "callback.refused_nonce", approval=request_uuid[:8], nonce=str(fresh)
             )
+            return _message(401, _NONCE_PROBLEMS[fresh])
 
         outcome, attempt = await attempts.record_answer(
             db, request_uuid, answer, authy_id, now
@@ -167,5 +165,25 @@ async def _record(runtime: Runtime, body: dict[str, Any], nonce: str) -> JSONRes
     return _message(status_code, template.format(uuid=request_uuid, authy_id=authy_id))
 
 
+_NONCE_PROBLEMS = {
+    NonceOutcome.REPLAYED: "The callback nonce was already used; sign each "
+    "callback with a fresh nonce.",
+    NonceOutcome.STALE: "The callback nonce is more than a few minutes old; sign "
+    "each delivery with a fresh nonce (the current unix time).",
+    NonceOutcome.FUTURE: "The callback nonce is from the future; check the "
+    "signer's clock.",
+    NonceOutcome.MALFORMED: "The callback nonce must start with the unix time in "
+    "seconds (ten digits).",
+}
+
+
+def _signed_urls(request: Request, runtime: Runtime) -> list[str]:
+    """The URLs the service may have signed: the configured public address, and
+    the one the client used (through trusted proxies only)."""
+    configured = runtime.settings.resolved_public_url() + request.url.path
+    seen = external_url(request)
+    return [configured] if seen == configured else [configured, seen]
+
+
 def _ip(request: Request) -> str:
-    return request.client.host if request.client else ""
+    return request_view(request).address

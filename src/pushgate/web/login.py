@@ -17,6 +17,7 @@ from pushgate import clock
 from pushgate.db.models import LoginAttempt, User
 from pushgate.logs import security_event
 from pushgate.runtime import Runtime, get_runtime
+from pushgate.security import audit, throttle
 from pushgate.web import accounts, attempts, csrf, forms, passwords, sessions
 from pushgate.web._http import checked_form, client_ip, redirect
 from pushgate.web.details import login_details
@@ -26,6 +27,10 @@ from pushgate.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
+TOO_MANY_TRIES = (
+    "Too many wrong passwords for this email or from this network; wait "
+    "{seconds} seconds, then try again."
+)
 WRONG_CREDENTIALS = (
     "That email and password do not match an account; check both and try again."
 )
@@ -82,9 +87,20 @@ async def login(request: Request) -> Response:
     credentials = parsed.value
     if credentials is None:
         return again(400)
+    ip = client_ip(request)
+    async with runtime.sessions() as db:
+        wait = await throttle.seconds_blocked(db, credentials.email, ip, clock.now())
+    if wait:
+        async with runtime.sessions.begin() as db:
+            await audit.record(
+                db, audit.LOGIN_THROTTLED, user_id=None, ip=ip, email=credentials.email
+            )
+        response = again(429, TOO_MANY_TRIES.format(seconds=wait))
+        response.headers["Retry-After"] = str(wait)
+        return response
     user = await _authenticate(runtime, credentials)
     if user is None:
-        security_event("login.password_refused", ip=client_ip(request))
+        await _count_failure(runtime, credentials.email, ip)
         return again(400, WRONG_CREDENTIALS)
 
     if user.authy_id is None:
@@ -102,6 +118,21 @@ async def login(request: Request) -> Response:
     return redirect("/login/waiting")
 
 
+async def _count_failure(runtime: Runtime, email: str, ip: str) -> None:
+    """Count a wrong password (or unknown email) and record it for the account."""
+    limits = throttle.ThrottleLimits.from_settings(runtime.settings)
+    async with runtime.sessions.begin() as db:
+        await throttle.record_failure(db, email, ip, clock.now(), limits)
+        known = await accounts.by_email(db, email)
+        await audit.record(
+            db,
+            audit.LOGIN_FAILED,
+            user_id=known.id if known else None,
+            ip=ip,
+            email=email,
+        )
+
+
 async def _authenticate(runtime: Runtime, credentials: forms.Login) -> User | None:
     async with runtime.sessions() as db:
         user = await accounts.by_email(db, credentials.email)
@@ -110,6 +141,8 @@ async def _authenticate(runtime: Runtime, credentials: forms.Login) -> User | No
     )
     if user is None or not check.matches:
         return None
+    async with runtime.sessions.begin() as db:
+        await throttle.record_success(db, credentials.email)
     if check.new_hash is not None:
         async with runtime.sessions.begin() as db:
             await db.execute(
@@ -141,25 +174,27 @@ async def _send_push(
             ip=ip,
             user_agent=user_agent,
         )
-    approval_uuid = await service_client(runtime).request_approval(
+    created = await service_client(runtime).request_approval(
         user.authy_id,
         message=PUSH_MESSAGE,
         details=login_details(user.email, ip, user_agent, now),
         hidden_details={"login_attempt_id": attempt.id},
         seconds_to_expire=settings.approval_seconds,
     )
-    if isinstance(approval_uuid, ServiceError):
-        return approval_uuid
+    if isinstance(created, ServiceError):
+        return created
 
     session.data["attempt_id"] = attempt.id
     async with runtime.sessions.begin() as db:
         await db.execute(
             update(LoginAttempt)
             .where(LoginAttempt.id == attempt.id)
-            .values(approval_uuid=approval_uuid)
+            .values(approval_uuid=created.uuid, number_match=created.number_match)
         )
         await sessions.save_data(db, session)
-    security_event("login.push_sent", user_id=user.id, attempt=attempt.id[:8], ip=ip)
+        await audit.record(
+            db, audit.PUSH_REQUESTED, user_id=user.id, ip=ip, attempt=attempt.id[:8]
+        )
     return None
 
 
@@ -168,6 +203,11 @@ async def waiting(request: Request) -> Response:
     runtime = get_runtime(request)
     async with runtime.sessions() as db:
         session = await sessions.load(db, request)
+        attempt = (
+            await db.get(LoginAttempt, session.attempt_id)
+            if session is not None and session.attempt_id is not None
+            else None
+        )
     if session is None or session.attempt_id is None:
         return redirect("/login")
     if session.user_id is not None:
@@ -177,6 +217,7 @@ async def waiting(request: Request) -> Response:
         "web/waiting.html",
         session=session,
         approval_seconds=runtime.settings.approval_seconds,
+        number_match=attempt.number_match if attempt is not None else None,
     )
 
 
@@ -196,13 +237,14 @@ async def complete(request: Request) -> Response:
         if completion.user_id is None:
             return _not_completed(completion.status)
         new_session = await sessions.rotate(db, settings, session, completion.user_id)
+        await audit.record(
+            db,
+            audit.LOGIN_SUCCEEDED,
+            user_id=completion.user_id,
+            ip=client_ip(request),
+            attempt=attempt_id[:8],
+        )
 
-    security_event(
-        "login.succeeded",
-        user_id=completion.user_id,
-        attempt=attempt_id[:8],
-        ip=client_ip(request),
-    )
     response = JSONResponse({"ok": True, "next": "/account"})
     sessions.apply_cookie(response, settings, new_session)
     return response

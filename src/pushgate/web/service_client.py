@@ -41,6 +41,13 @@ class UserStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class CreatedApproval:
+    uuid: str
+    #: The two-digit number the person must pick on the phone, if any.
+    number_match: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class EnrollmentLink:
     url: str
     expires_at: str
@@ -96,7 +103,7 @@ class ServiceClient:
         details: dict[str, str],
         hidden_details: dict[str, str],
         seconds_to_expire: int,
-    ) -> str | ServiceError:
+    ) -> CreatedApproval | ServiceError:
         """Send a push to the person's devices; the approval request's uuid."""
         path = f"/onetouch/json/users/{authy_id}/approval_requests"
         body = {
@@ -108,10 +115,16 @@ class ServiceClient:
         result = await self._call("POST", path, body)
         if isinstance(result, ServiceError):
             return result
-        request_uuid = result.get("approval_request", {}).get("uuid")
+        created = result.get("approval_request", {})
+        request_uuid = created.get("uuid")
         if not isinstance(request_uuid, str) or not request_uuid:
             return self._malformed(path)
-        return request_uuid
+        # Services without number matching send no number; the page then
+        # shows none and the phone asks for no pick.
+        number = created.get("number_match")
+        if not isinstance(number, int) or isinstance(number, bool):
+            number = None
+        return CreatedApproval(uuid=request_uuid, number_match=number)
 
     async def enrollment_link(self, authy_id: int) -> EnrollmentLink | ServiceError:
         """A one-time link that enrolls a phone as the person's authenticator."""
