@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import httpx
@@ -9,7 +10,7 @@ import pyotp
 from sqlalchemy import select, text
 
 from pushgate import clock
-from pushgate.db.models import ServiceToken
+from pushgate.db.models import ServiceSecurityEvent, ServiceToken
 from pushgate.service.tokens import CODE_LIFETIME, MAX_FAILURES, SEND_LIMIT
 from tests.codes.conftest import (
     ServiceApp,
@@ -75,7 +76,7 @@ def test_voice_code_is_spoken_digit_by_digit(
     assert service_app.client.tokens.verify(user.id, code).ok()
 
 
-def test_code_is_stored_hashed_and_queued_sealed(
+def test_code_is_stored_hashed_queued_sealed_and_audited(
     live_server: LiveServer, service_app: ServiceApp
 ) -> None:
     user = new_user(live_server, service_app)
@@ -95,6 +96,21 @@ def test_code_is_stored_hashed_and_queued_sealed(
     hashes, job_args = live_server.call(stored)
     assert len(hashes) == 1 and code not in hashes[0]
     assert all(code not in args for args in job_args)
+
+    assert service_app.client.tokens.verify(user.id, code).ok()
+
+    async def events() -> list[tuple[str, str]]:
+        async with live_server.runtime.sessions() as session:
+            rows = await session.scalars(
+                select(ServiceSecurityEvent)
+                .where(ServiceSecurityEvent.user_id == user.id)
+                .order_by(ServiceSecurityEvent.id)
+            )
+            return [(row.event, json.dumps(row.detail)) for row in rows]
+
+    recorded = live_server.call(events)
+    assert [event for event, _ in recorded] == ["code_sent", "code_verified"]
+    assert all(code not in detail for _, detail in recorded)
 
 
 def test_push_users_are_not_texted_unless_forced(

@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from starlette.requests import Request
 
 from pushgate.logs import security_event
+from pushgate.security import audit
 from pushgate.service import params, totp, users
 from pushgate.service.auth import CurrentApp, RuntimeDep
 from pushgate.service.errors import ApiError, AuthyRoute, user_not_found
@@ -106,9 +107,11 @@ async def _send(
             )
         token_id = issued.token.id
         text = compose(channel, issued.code, app_name, action_message or "")
+        await audit.record_service(
+            session, audit.CODE_SENT, app_id=app_id, user_id=uid, channel=channel
+        )
 
     await queue_code(runtime, token_id, text)
-    security_event("service.code_sent", app=app_id, user=uid, channel=channel)
     return JSONResponse(
         {"success": True, "message": _SENT[channel], "cellphone": cellphone}
     )
@@ -130,16 +133,27 @@ async def verify(
         if not token.isdigit() or not 6 <= len(token) <= 12:
             return _refusal(401, "Token is invalid", "invalid", None)
         result = await verify_code(session, secret, uid, token, action or "")
+        if result.ok:
+            await audit.record_service(
+                session,
+                audit.CODE_VERIFIED,
+                app_id=app.id,
+                user_id=uid,
+                method=result.method,
+            )
+        else:
+            await audit.record_service(
+                session,
+                audit.CODE_REFUSED,
+                app_id=app.id,
+                user_id=uid,
+                reason=result.verdict.value,
+            )
 
     if result.ok:
-        security_event("service.code_accepted", app=app.id, user=uid, by=result.method)
         return JSONResponse(
             {"message": "Token is valid.", "token": "is valid", "success": "true"}
         )
-
-    security_event(
-        "service.code_refused", app=app.id, user=uid, reason=result.verdict.value
-    )
     if result.verdict is Verdict.USED:
         return _refusal(
             401, "Token is invalid. Token was used recently", "used", result.tries_left
