@@ -136,7 +136,7 @@ def test_enrollment_link_has_token_in_fragment(
 
 
 def test_delete_user_then_not_found(enrolled) -> None:
-    app, user_id, device = enrolled
+    app, user_id, _device = enrolled
 
     for path in ("delete", "remove"):
         response = app.client.post(f"/protected/json/users/{user_id}/{path}")
@@ -184,7 +184,10 @@ def test_malformed_bodies_are_400_not_500(service_app: ServiceClient) -> None:
         (b"\xff\xfe", "application/x-www-form-urlencoded"),
         (b"user=1", "application/x-www-form-urlencoded"),
         (b'{"user": "x"}', "application/json"),
-        (b'{"user": {"email": ["a"], "cellphone": {}, "country_code": null}}', "application/json"),
+        (
+            b'{"user": {"email": ["a"], "cellphone": {}, "country_code": null}}',
+            "application/json",
+        ),
     ):
         response = service_app.client.post(
             "/protected/json/users/new", content=content, headers={"content-type": kind}
@@ -193,7 +196,9 @@ def test_malformed_bodies_are_400_not_500(service_app: ServiceClient) -> None:
         assert response.json()["success"] is False
 
 
-def test_key_may_travel_as_query_parameter(service_app: ServiceClient, live_server) -> None:
+def test_key_may_travel_as_query_parameter(
+    service_app: ServiceClient, live_server
+) -> None:
     response = httpx.get(
         f"{live_server.base_url}/protected/json/app/details",
         params={"api_key": service_app.key},

@@ -58,7 +58,7 @@ async def _monthly_counts(
     rows = await session.execute(
         select(year, month, func.count()).where(*where).group_by(year, month)
     )
-    return {(int(y), int(m)): int(count) for y, m, count in rows.tuples()}
+    return {(int(y), int(m)): int(count) for y, m, count in rows}
 
 
 @router.get("/stats")
@@ -98,7 +98,7 @@ async def app_stats(app: CurrentApp, runtime: RuntimeDep) -> dict[str, Any]:
                 ServiceApiUsage.app_id == app.id
             )
         )
-        usage = {month: int(calls) for month, calls in usage_rows.tuples()}
+        usage = {month: int(calls) for month, calls in usage_rows}
         total_users = await users.count(session, app.id)
 
     stats = []

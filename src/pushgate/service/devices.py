@@ -135,4 +135,4 @@ async def active_for_tokens(
         )
         .order_by(ServiceDevice.created_at)
     )
-    return [(device, user) for device, user in rows.tuples()]
+    return [(device, user) for device, user in rows]
