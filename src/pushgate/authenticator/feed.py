@@ -35,12 +35,8 @@ async def snapshot(runtime: Runtime, tokens: Sequence[str]) -> dict[str, Any] | 
         user_ids = [user.id for _, user in accounts]
         app_ids = {user.app_id for _, user in accounts}
         names = dict(
-            (
-                await session.execute(
-                    select(ServiceApp.id, ServiceApp.name).where(
-                        ServiceApp.id.in_(app_ids)
-                    )
-                )
+            await session.execute(
+                select(ServiceApp.id, ServiceApp.name).where(ServiceApp.id.in_(app_ids))
             )
         )
         pending = await approvals.pending_for_users(session, user_ids)
