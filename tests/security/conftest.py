@@ -17,3 +17,14 @@ async def sessions(
     engine = create_engine(database_url, pool_size=2)
     yield session_factory(engine)
     await engine.dispose()
+
+
+# The approval service's fixtures: applications, users, signing devices.
+from tests.service.conftest import (  # noqa: E402
+    enrolled,
+    make_app,
+    make_device,
+    service_app,
+)
+
+__all__ = ["enrolled", "make_app", "make_device", "service_app", "sessions"]

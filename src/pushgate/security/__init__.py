@@ -9,6 +9,8 @@ module              what it defends against
 ``nonces``          replayed or stale callbacks
 ``number_match``    approving somebody else's login (the two-digit number)
 ``push_limits``     prompt bombing: one pending push, a rate, report pauses
+``push_guard``      the approval service applying push limits and numbers
+``service_api``     devices and security events of a user, for the account page
 ``audit``           the trail of security events shown to the person
 ==================  ==========================================================
 """

@@ -3,8 +3,9 @@
 * One pending push per user. A new request expires the user's older pending
   ones (reason ``superseded``) instead of being refused: a person who closed
   the login tab and tried again gets the new push at once, and the phone never
-  shows a stack of prompts to tap through. The service tells the older
-  requests' sites with an ``expired`` callback.
+  shows a stack of prompts to tap through. An older request then reads as
+  ``expired`` (reason ``superseded``) when its site asks for its status; no
+  callback is sent for it, as callbacks carry only a device's answer.
 * A rate per user: at most ``push_limit_per_user`` requests in
   ``push_limit_window_seconds``; more are refused (HTTP 429) until the oldest
   leaves the window.
@@ -107,6 +108,7 @@ async def supersede_pending(
         .where(
             ServiceApprovalRequest.user_id == user_id,
             ServiceApprovalRequest.status == "pending",
+            ServiceApprovalRequest.expires_at > now,
         )
         .values(status="expired", reason=SUPERSEDED, answered_at=now)
         .returning(ServiceApprovalRequest)

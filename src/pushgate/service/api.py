@@ -6,6 +6,7 @@ API key with 401 (see :mod:`pushgate.service.errors`).
 
 from fastapi import APIRouter
 
+from pushgate.security import service_api as security_api
 from pushgate.service import app_api, onetouch_api, phones_api, users_api
 
 router = APIRouter()
@@ -13,3 +14,4 @@ router.include_router(users_api.router)
 router.include_router(onetouch_api.router)
 router.include_router(app_api.router)
 router.include_router(phones_api.router)
+router.include_router(security_api.router)

@@ -8,6 +8,8 @@ from fastapi import APIRouter
 from starlette.requests import Request
 
 from pushgate.db.models import ServiceUser
+from pushgate.security import push_guard
+from pushgate.security.push_limits import PushLimits
 from pushgate.service import approvals, params, users
 from pushgate.service.auth import CurrentApp, RuntimeDep
 from pushgate.service.errors import (
@@ -69,6 +71,14 @@ async def create_approval_request(
         user = await users.find(session, app.id, params.user_id(user_id))
         if user is None:
             raise user_not_found()
+        # Prompt bombing: refuse while paused or over the rate, and keep at
+        # most one push pending (see pushgate.security.push_limits).
+        guard = await push_guard.before_push(
+            session, app.id, user.id, PushLimits.from_settings(runtime.settings)
+        )
+        if isinstance(guard, ApiError):
+            await session.commit()
+            raise guard
         created = await approvals.create(
             session,
             app,
@@ -79,10 +89,18 @@ async def create_approval_request(
             logos=logos,
             seconds_to_expire=seconds,
         )
+        await push_guard.after_push(session, app.id, created)
         await runtime.bus.publish_in(session, approvals.user_topic(user.id))
         await runtime.bus.commit(session)
 
-    return {"approval_request": {"uuid": created.uuid}, "success": True}
+    # number_match is an addition to Authy's body; its clients ignore it.
+    return {
+        "approval_request": {
+            "uuid": created.uuid,
+            "number_match": created.number_match,
+        },
+        "success": True,
+    }
 
 
 @router.get("/approval_requests/{uuid}")
