@@ -3,6 +3,7 @@ up users, sessions and login attempts directly in its database."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ class Site:
     def client(self, token: str | None = None) -> httpx.Client:
         client = httpx.Client(base_url=self.base_url, timeout=10)
         if token is not None:
-            client.cookies.set(sessions.COOKIE_NAME, token)
+            client.cookies.set(sessions.COOKIE_NAME, token, domain="127.0.0.1")
         return client
 
     def run(self, factory: Any) -> Any:
@@ -175,6 +176,13 @@ class Site:
                     "X-Authy-Signature-Nonce": nonce,
                 },
             )
+
+
+def csrf_from(html: str) -> str:
+    """The CSRF token of the first form on a page."""
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "the page has no form with a CSRF token"
+    return match.group(1)
 
 
 def new_nonce() -> str:
