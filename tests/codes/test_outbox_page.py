@@ -58,8 +58,7 @@ def test_outbox_refuses_clients_from_elsewhere(
     assert service_app.client.users.request_sms(user.id, {"force": True}).ok()
     message = wait_for_message(live_server, user.number)
 
-    # A reverse proxy on this machine forwarding a visitor from outside: uvicorn
-    # trusts X-Forwarded-For from 127.0.0.1, so the visitor's address counts.
+    # A reverse proxy on this machine forwarding a visitor from outside.
     page = httpx.get(
         f"{live_server.base_url}/outbox",
         headers={"X-Forwarded-For": "203.0.113.7"},
@@ -68,6 +67,17 @@ def test_outbox_refuses_clients_from_elsewhere(
     assert "only to clients on this machine" in page.text
     assert code_in(message.body) not in page.text
     assert user.number not in page.text
+
+    # A proxy that claims the visitor is local is a proxy all the same.
+    claimed = httpx.get(
+        f"{live_server.base_url}/outbox",
+        headers={"X-Forwarded-For": "127.0.0.1"},
+    )
+    assert claimed.status_code == 403
+    forwarded = httpx.get(
+        f"{live_server.base_url}/outbox", headers={"Forwarded": "for=127.0.0.1"}
+    )
+    assert forwarded.status_code == 403
 
 
 async def test_outbox_does_not_exist_with_another_sender() -> None:

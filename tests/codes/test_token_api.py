@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import time
 from datetime import timedelta
 
 import httpx
@@ -11,6 +13,7 @@ from sqlalchemy import select, text
 
 from pushgate import clock
 from pushgate.db.models import ServiceSecurityEvent, ServiceToken
+from pushgate.service import code_redaction
 from pushgate.service.tokens import CODE_LIFETIME, MAX_FAILURES, SEND_LIMIT
 from tests.codes.conftest import (
     ServiceApp,
@@ -290,3 +293,41 @@ def test_unknown_users_and_keys_are_refused(
     )
     assert malformed.status_code == 401
     assert malformed.json()["token"] == "is invalid"
+
+
+def test_codes_in_verify_paths_stay_out_of_request_logs(
+    live_server: LiveServer, service_app: ServiceApp
+) -> None:
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Keep()
+    loggers = [logging.getLogger(name) for name in code_redaction.REQUEST_LOGGERS]
+    levels = [target.level for target in loggers]
+    for target in loggers:
+        target.addHandler(handler)
+        target.setLevel(logging.INFO)
+    try:
+        user = new_user(live_server, service_app)
+        with httpx.Client(base_url=live_server.base_url) as client:
+            client.get(
+                f"/protected/json/verify/9876543/{user.id}",
+                headers={"X-Authy-API-Key": service_app.api_key},
+            )
+        # uvicorn writes its access line after the response went out.
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not any(
+            r.name == "uvicorn.access" for r in records
+        ):
+            time.sleep(0.02)
+    finally:
+        for target, level in zip(loggers, levels, strict=True):
+            target.removeHandler(handler)
+            target.setLevel(level)
+
+    lines = [record.getMessage() for record in records]
+    assert any("/protected/json/verify/[code]/" in line for line in lines), lines
+    assert not any("9876543" in line for line in lines)

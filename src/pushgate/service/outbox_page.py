@@ -1,9 +1,10 @@
 """``/outbox``: the messages the development sender kept, for this machine only.
 
 The page exists only while ``PUSHGATE_MESSAGE_SENDER=outbox``, and answers
-only clients on a loopback address. Behind a reverse proxy on the same
-machine, uvicorn takes the client address from ``X-Forwarded-For`` (it trusts
-that header from 127.0.0.1 by default), so outside visitors stay outside.
+only clients on a loopback address whose request came straight to the
+server: a request that passed through a proxy (it carries a forwarding
+header) is refused even from 127.0.0.1, since a reverse proxy on this
+machine would make every visitor look local.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from starlette.requests import Request
 from pushgate.db.models import ServiceOutboxMessage
 from pushgate.logs import security_event
 from pushgate.runtime import Runtime, get_runtime
+from pushgate.security.proxy import request_view
 
 SHOWN = 50
+FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
 
 _templates = Jinja2Templates(
     env=jinja2.Environment(
@@ -56,9 +59,10 @@ async def outbox(
 ) -> Response:
     if runtime.settings.message_sender != "outbox":
         return PlainTextResponse("Not Found", status_code=404)
-    client = request.client.host if request.client else None
-    if not is_loopback(client):
-        security_event("outbox.refused", client=client)
+    client = request_view(request).address
+    proxied = any(name in request.headers for name in FORWARDING_HEADERS)
+    if proxied or not is_loopback(client):
+        security_event("outbox.refused", client=client, proxied=proxied)
         return PlainTextResponse(
             "The outbox is shown only to clients on this machine.", status_code=403
         )
