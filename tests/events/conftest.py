@@ -11,7 +11,9 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import psycopg
 import pytest
+import redis.asyncio as redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from pushgate.db.engine import create_engine, session_factory
@@ -76,3 +78,33 @@ async def make_bus(
 @pytest.fixture
 async def bus(make_bus: MakeBus) -> EventBus:
     return await make_bus()
+
+
+async def kill_listener(bus: EventBus, database_url: str) -> None:
+    """Cut the bus's listening connection from the server side.
+
+    PostgreSQL: ``pg_terminate_backend`` on its backend. Redis: ``CLIENT KILL``
+    of exactly its connection, found by the client name it set, so no other
+    client of the shared server is touched.
+    """
+    if isinstance(bus, PostgresBus):
+        pid = bus.backend_pid
+        assert pid is not None
+        async with await psycopg.AsyncConnection.connect(
+            database_url, autocommit=True
+        ) as connection:
+            await connection.execute("SELECT pg_terminate_backend(%s)", [pid])
+        return
+    assert isinstance(bus, RedisBus)
+    admin = redis.Redis.from_url(REDIS_URL)
+    try:
+        # Only our own connection: found by the name the bus gave it.
+        mine = [
+            client["id"]
+            for client in await admin.client_list()
+            if client.get("name") == bus.client_name
+        ]
+        assert len(mine) == 1, mine
+        await admin.client_kill_filter(_id=mine[0])
+    finally:
+        await admin.aclose()

@@ -6,16 +6,12 @@ import asyncio
 import logging
 import secrets
 
-import psycopg
 import pytest
-import redis.asyncio as redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from pushgate.events.bus import EventBus
-from pushgate.events.postgres import PostgresBus
-from pushgate.events.redis import RedisBus
-from tests.events.conftest import LISTENING, REDIS_URL, MakeBus
+from tests.events.conftest import LISTENING, MakeBus, kill_listener
 
 #: Long enough for a message that is coming to arrive.
 ARRIVES = 2.0
@@ -147,31 +143,6 @@ async def test_status_names_the_backend(bus: EventBus, bus_kind: str) -> None:
 
     assert status["backend"] == bus_kind
     assert status["ready"] is True
-
-
-async def kill_listener(bus: EventBus, database_url: str) -> None:
-    """Cut the bus's listening connection from the server side."""
-    if isinstance(bus, PostgresBus):
-        pid = bus.backend_pid
-        assert pid is not None
-        async with await psycopg.AsyncConnection.connect(
-            database_url, autocommit=True
-        ) as connection:
-            await connection.execute("SELECT pg_terminate_backend(%s)", [pid])
-        return
-    assert isinstance(bus, RedisBus)
-    admin = redis.Redis.from_url(REDIS_URL)
-    try:
-        # Only our own connection: found by the name the bus gave it.
-        mine = [
-            client["id"]
-            for client in await admin.client_list()
-            if client.get("name") == bus.client_name
-        ]
-        assert len(mine) == 1, mine
-        await admin.client_kill_filter(_id=mine[0])
-    finally:
-        await admin.aclose()
 
 
 @pytest.fixture

@@ -78,11 +78,13 @@ class PostgresBus(ListeningBus):
                 autocommit=True,
                 application_name=APPLICATION_NAME,
                 connect_timeout=max(1, int(self.connect_timeout)),
-                # Keepalives notice a peer that vanished without a word.
+                # Keepalives, and a limit on unacknowledged data, let the
+                # kernel notice a peer that vanished without a word.
                 keepalives=1,
-                keepalives_idle=30,
-                keepalives_interval=10,
+                keepalives_idle=10,
+                keepalives_interval=5,
                 keepalives_count=3,
+                tcp_user_timeout=20_000,
             )
         try:
             self._connection = connection
