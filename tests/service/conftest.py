@@ -17,6 +17,15 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from pushgate.service.apps import create_application
 from tests.support.server import LiveServer
 
+#: The number each approval request asks to match, by uuid (the site shows it
+#: on the login page; the tests play the person who reads it there).
+NUMBERS: dict[str, int] = {}
+
+
+#: The number each approval request created here must be answered with
+#: (number matching): the phone's owner reads it on the login page.
+NUMBERS: dict[str, int | None] = {}
+
 
 @dataclass
 class ServiceClient:
@@ -50,7 +59,9 @@ class ServiceClient:
             f"/onetouch/json/users/{user_id}/approval_requests", json=body
         )
         assert response.status_code == 200, response.text
-        return response.json()["approval_request"]["uuid"]
+        created = response.json()["approval_request"]
+        NUMBERS[created["uuid"]] = created.get("number_match")
+        return created["uuid"]
 
     def approval_status(self, uuid: str) -> str:
         response = self.client.get(f"/onetouch/json/approval_requests/{uuid}")
@@ -139,17 +150,29 @@ class Device:
         signed_at: int | None = None,
         device_id: str | None = None,
         signature: str | None = None,
+        picked: int | None = None,
+        report: bool = False,
     ) -> httpx.Response:
+        """Answer as the page does: an approval picks the number shown."""
         device_id = device_id or self.device_id
         signed_at = int(time.time()) if signed_at is None else signed_at
-        text = f"pushgate-answer|{uuid}|{status}|{device_id}|{signed_at}"
-        body = {
+        if status == "approved" and picked is None:
+            picked = NUMBERS.get(uuid)
+        body: dict[str, object] = {
             "uuid": uuid,
             "status": status,
             "device_id": device_id,
             "signed_at": signed_at,
-            "signature": signature or self.sign(text),
         }
+        fields = ["pushgate-answer", uuid, status, str(device_id), str(signed_at)]
+        if picked is not None or report:
+            body["picked_number"] = picked
+            body["report"] = report
+            fields += [
+                "" if picked is None else str(picked),
+                "report" if report else "",
+            ]
+        body["signature"] = signature or self.sign("|".join(fields))
         return self.client.post(
             "/authenticator/api/answers",
             json=body,
