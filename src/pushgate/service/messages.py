@@ -1,6 +1,6 @@
 """Sending SMS and voice codes through the job queue, with retries.
 
-The API issues a code, commits, then queues :func:`send_code`. The job's
+The API issues a code and queues :func:`send_code` in one transaction. The job's
 arguments are stored in the database, so the text (which holds the code) is
 sealed with a key derived from the server secret and stops opening once the
 code has expired. The job sends only while the code is still live: a code
@@ -13,6 +13,7 @@ import logging
 
 import procrastinate
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from pushgate import clock
 from pushgate.db.models import ServiceToken, ServiceUser
@@ -42,12 +43,20 @@ def compose(channel: Channel, code: str, app_name: str, action_message: str) -> 
     return f"{label} is: {spoken}. Once more: {spoken}."
 
 
-async def queue_code(runtime: Runtime, token_id: int, text: str) -> None:
-    """Queue the message of an issued (and committed) code."""
+async def queue_code(
+    runtime: Runtime, session: AsyncSession, token_id: int, text: str
+) -> None:
+    """Queue the message of a code issued in ``session``'s transaction.
+
+    The job is written through the same connection, so the code and its
+    message are committed together or not at all.
+    """
     sealed = seal(runtime.settings.resolved_secret_key(), text)
-    await runtime.jobs.configure_task(TASK_NAME).defer_async(
-        token_id=token_id, sealed_text=sealed
-    )
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    await runtime.jobs.configure_task(
+        TASK_NAME, connection=raw.driver_connection
+    ).defer_async(token_id=token_id, sealed_text=sealed)
 
 
 @tasks.task(

@@ -110,11 +110,11 @@ async def _send(
             )
         token_id = issued.token.id
         text = compose(channel, issued.code, app_name, action_message or "")
+        await queue_code(runtime, session, token_id, text)
         await audit.record_service(
             session, audit.CODE_SENT, app_id=app_id, user_id=uid, channel=channel
         )
 
-    await queue_code(runtime, token_id, text)
     return JSONResponse(
         {"success": True, "message": _SENT[channel], "cellphone": cellphone}
     )
