@@ -5,6 +5,8 @@ is seen by the read, and one committed after it wakes the wait, so none is
 missed. Each wake costs one small query on a pooled connection that goes
 straight back; an open stream holds no connection. The stream only reads:
 it never writes the session, so it cannot race the request that logs in.
+Heartbeats come from :class:`~pushgate.sse.EventStream` itself, so the
+generator sleeps until a change or the attempt's expiry and nothing else.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from pushgate import clock, sse
+from pushgate import clock
 from pushgate.runtime import Runtime, get_runtime
 from pushgate.sse import EventStream, ServerSentEvent
 from pushgate.web import attempts, sessions
@@ -36,7 +38,6 @@ async def attempt_events(
     runtime: Runtime, attempt_id: str
 ) -> AsyncIterator[ServerSentEvent]:
     """The attempt's status now and at every change, until it is final."""
-    heartbeat = runtime.settings.sse_heartbeat_seconds
     with runtime.bus.subscribe(attempts.topic(attempt_id)) as subscription:
         state = await attempts.read_state(runtime, attempt_id)
         sent: str | None = None
@@ -50,12 +51,10 @@ async def attempt_events(
                 return
 
             until_expiry = (state.expires_at - now).total_seconds()
-            changed = await subscription.wait(timeout=min(heartbeat, until_expiry))
-            if changed or clock.now() >= state.expires_at:
-                # At expiry read once more: an answer may have just landed.
-                state = await attempts.read_state(runtime, attempt_id)
-            else:
-                yield sse.HEARTBEAT
+            # On a change, or at expiry (an answer may have just landed),
+            # read the attempt once more.
+            await subscription.wait(timeout=until_expiry)
+            state = await attempts.read_state(runtime, attempt_id)
 
 
 @router.get("/authy/live_status")
@@ -70,5 +69,6 @@ async def live_status(request: Request) -> Response:
     return EventStream(
         attempt_events(runtime, attempt_id),
         registry=runtime.streams,
+        heartbeat_seconds=runtime.settings.sse_heartbeat_seconds,
         retry_ms=runtime.settings.sse_retry_ms,
     )
