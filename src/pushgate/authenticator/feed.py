@@ -34,11 +34,10 @@ async def snapshot(runtime: Runtime, tokens: Sequence[str]) -> dict[str, Any] | 
             return None
         user_ids = [user.id for _, user in accounts]
         app_ids = {user.app_id for _, user in accounts}
-        names = dict(
-            await session.execute(
-                select(ServiceApp.id, ServiceApp.name).where(ServiceApp.id.in_(app_ids))
-            )
+        rows = await session.execute(
+            select(ServiceApp.id, ServiceApp.name).where(ServiceApp.id.in_(app_ids))
         )
+        names = {app_id: name for app_id, name in rows}
         pending = await approvals.pending_for_users(session, user_ids)
 
     now = clock.now()
@@ -64,6 +63,8 @@ async def snapshot(runtime: Runtime, tokens: Sequence[str]) -> dict[str, Any] | 
                 "created_at": request.created_at.isoformat(),
                 "expires_at": request.expires_at.isoformat(),
                 "seconds_left": max(0, int((request.expires_at - now).total_seconds())),
+                # Three numbers to pick from, one shown on the login page.
+                "number_choices": request.number_choices,
             }
             for request in pending
         ],

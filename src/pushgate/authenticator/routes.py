@@ -16,6 +16,7 @@ Endpoints (JSON; POSTs need the CSRF header, see :mod:`.cookies`)
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from typing import Any
@@ -31,6 +32,8 @@ from pushgate.authenticator import cookies, feed, pages
 from pushgate.db.models import ServiceApp, ServiceDevice, ServiceUser
 from pushgate.logs import security_event
 from pushgate.runtime import Runtime
+from pushgate.security import audit, push_guard
+from pushgate.security.push_limits import PushLimits
 from pushgate.service import approvals, devices, enrollments, phone_verification, users
 from pushgate.service.auth import RuntimeDep
 from pushgate.service.callbacks import queue_callback
@@ -146,8 +149,13 @@ async def _register_for_users(
         new_tokens.append(token)
         accounts.append(await _account(runtime, user, device, session))
         await runtime.bus.publish_in(session, approvals.user_topic(user.id))
-        security_event(
-            "authenticator.device_enrolled", user_id=user.id, device=device.id
+        await audit.record_service(
+            session,
+            audit.DEVICE_ENROLLED,
+            app_id=user.app_id,
+            user_id=user.id,
+            device_id=device.id,
+            name=name,
         )
     await runtime.bus.commit(session)
 
@@ -367,12 +375,15 @@ async def answer_request(request: Request, runtime: RuntimeDep) -> Response:
     if isinstance(body, JSONResponse):
         return body
     answer = _parse_answer(body)
-    if answer is None:
+    pick = _parse_pick(body)
+    if answer is None or pick is None:
         return _error(
             400,
             "An answer needs uuid, status (approved or denied), device_id, "
-            "signed_at (Unix seconds) and signature.",
+            "signed_at (Unix seconds) and signature, and optionally "
+            "picked_number (two digits) and report (true or false).",
         )
+    picked, report, extended = pick
 
     async with runtime.sessions() as session:
         accounts = await devices.active_for_tokens(
@@ -382,8 +393,19 @@ async def answer_request(request: Request, runtime: RuntimeDep) -> Response:
         if device is None:
             security_event("authenticator.answer_unknown_device", uuid=answer.uuid)
             return _error(403, "This browser holds no enrolled device with that id.")
-        message = devices.canonical_answer(
-            answer.uuid, answer.status, answer.device_id, answer.signed_at
+        message = (
+            push_guard.answer_text(
+                answer.uuid,
+                answer.status,
+                answer.device_id,
+                answer.signed_at,
+                picked,
+                report,
+            )
+            if extended
+            else devices.canonical_answer(
+                answer.uuid, answer.status, answer.device_id, answer.signed_at
+            )
         )
         if not devices.signature_is_valid(device.public_key, message, answer.signature):
             security_event(
@@ -391,6 +413,11 @@ async def answer_request(request: Request, runtime: RuntimeDep) -> Response:
             )
             return _error(400, "The answer's signature does not verify.")
 
+        # Number matching and "Deny and report" decide what the answer does.
+        judgement = await push_guard.judge(
+            session, answer.uuid, answer.status, picked, report
+        )
+        answer = dataclasses.replace(answer, status=judgement.status)
         outcome, found = await approvals.record_answer(session, answer, device)
         if outcome is not approvals.AnswerOutcome.ACCEPTED or found is None:
             await session.rollback()
@@ -404,14 +431,37 @@ async def answer_request(request: Request, runtime: RuntimeDep) -> Response:
             return _error(status, text, reason=outcome.value)
 
         device.last_seen_at = found.answered_at
+        await push_guard.after_answer(
+            session,
+            found,
+            judgement,
+            device.id,
+            PushLimits.from_settings(runtime.settings),
+        )
         await queue_callback(session, runtime.jobs, found.uuid)
         await runtime.bus.publish_in(session, approvals.user_topic(found.user_id))
         await runtime.bus.commit(session)
 
-    security_event(
-        "authenticator.answered",
-        uuid=answer.uuid,
-        device=device.id,
-        status=answer.status,
+    # The answer is in the audit trail (and the security log) already.
+    return JSONResponse(
+        {
+            "success": True,
+            "status": answer.status,
+            "uuid": answer.uuid,
+            "flagged": judgement.flagged,
+            "reason": judgement.reason,
+        }
     )
-    return JSONResponse({"success": True, "status": answer.status, "uuid": answer.uuid})
+
+
+def _parse_pick(body: dict[str, Any]) -> tuple[int | None, bool, bool] | None:
+    """The picked number, the report flag, and whether either was sent."""
+    picked = body.get("picked_number")
+    report = body.get("report", False)
+    if picked is not None and (
+        isinstance(picked, bool) or not isinstance(picked, int) or not 0 <= picked < 100
+    ):
+        return None
+    if not isinstance(report, bool):
+        return None
+    return picked, report, "picked_number" in body or "report" in body
