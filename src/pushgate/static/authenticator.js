@@ -81,15 +81,27 @@
     return subtle().exportKey("spki", pair.publicKey).then(base64);
   }
 
-  function signAnswer(uuid, status, deviceId) {
+  // A request with a number to match is approved by picking that number;
+  // the pick (and a report) is part of what the key signs.
+  function signAnswer(uuid, status, deviceId, picked, report) {
     var signedAt = Math.floor(Date.now() / 1000);
-    var text = ["pushgate-answer", uuid, status, deviceId, signedAt].join("|");
+    var fields = ["pushgate-answer", uuid, status, deviceId, signedAt];
+    var extended = picked !== null || report;
+    if (extended) {
+      fields.push(picked === null ? "" : String(picked), report ? "report" : "");
+    }
     return deviceKey().then(function (pair) {
       return subtle().sign(
-        { name: "ECDSA", hash: "SHA-256" }, pair.privateKey, encoder.encode(text));
+        { name: "ECDSA", hash: "SHA-256" }, pair.privateKey,
+        encoder.encode(fields.join("|")));
     }).then(function (signature) {
-      return { uuid: uuid, status: status, device_id: deviceId,
+      var body = { uuid: uuid, status: status, device_id: deviceId,
         signed_at: signedAt, signature: base64(signature) };
+      if (extended) {
+        body.picked_number = picked;
+        body.report = report;
+      }
+      return body;
     });
   }
 
@@ -237,24 +249,46 @@
     var shown = {};          // uuid -> {element, deadline}
     var source = null;
 
-    function answer(item, request, status) {
+    function answer(item, request, status, picked, report) {
       var buttons = item.querySelectorAll("button");
       buttons.forEach(function (button) { button.disabled = true; });
-      signAnswer(request.uuid, status, request.device_id).then(function (body) {
-        return post("/authenticator/api/answers", body);
-      }).then(function (result) {
-        var text = item.querySelector('[data-field="result"]');
-        if (result.ok) {
-          item.setAttribute("data-state", status);
-          text.textContent = status === "approved" ? "Approved" : "Denied";
-        } else {
+      signAnswer(request.uuid, status, request.device_id, picked, report)
+        .then(function (body) {
+          return post("/authenticator/api/answers", body);
+        }).then(function (result) {
+          var text = item.querySelector('[data-field="result"]');
+          if (result.ok) {
+            var final = result.data.status || status;
+            item.setAttribute("data-state", final);
+            text.textContent = final === "approved" ? "Approved" :
+              (result.data.flagged ? "Denied and reported" : "Denied");
+          } else {
+            item.setAttribute("data-state", "refused");
+            text.textContent = result.data.message || "The answer was refused.";
+          }
+        }).catch(function (error) {
           item.setAttribute("data-state", "refused");
-          text.textContent = result.data.message || "The answer was refused.";
-        }
-      }).catch(function (error) {
-        item.setAttribute("data-state", "refused");
-        item.querySelector('[data-field="result"]').textContent = error.message;
-        buttons.forEach(function (button) { button.disabled = false; });
+          item.querySelector('[data-field="result"]').textContent = error.message;
+          buttons.forEach(function (button) { button.disabled = false; });
+        });
+    }
+
+    function addNumbers(item, request) {
+      var choices = request.number_choices;
+      if (!choices || !choices.length) return;
+      item.setAttribute("data-numbers", "");
+      item.querySelector('[data-field="numbers"]').hidden = false;
+      var target = item.querySelector('[data-field="choices"]');
+      choices.forEach(function (number) {
+        var button = document.createElement("button");
+        button.type = "button";
+        button.className = "button";
+        button.textContent = String(number);
+        button.setAttribute("data-number", String(number));
+        button.addEventListener("click", function () {
+          answer(item, request, "approved", number, false);
+        });
+        target.appendChild(button);
       });
     }
 
@@ -264,9 +298,12 @@
       item.querySelector('[data-field="app_name"]').textContent = request.app_name;
       item.querySelector('[data-field="message"]').textContent = request.message;
       fillDetails(item.querySelector('[data-field="details"]'), request.details);
+      addNumbers(item, request);
       item.querySelectorAll("[data-action]").forEach(function (button) {
         button.addEventListener("click", function () {
-          answer(item, request, button.getAttribute("data-action"));
+          var action = button.getAttribute("data-action");
+          if (action === "report") answer(item, request, "denied", null, true);
+          else answer(item, request, action, null, false);
         });
       });
       list.appendChild(item);
