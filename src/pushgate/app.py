@@ -19,6 +19,8 @@ from pushgate import jobs
 from pushgate.db.engine import create_engine, session_factory
 from pushgate.events.bus import create_bus
 from pushgate.runtime import Runtime
+from pushgate.security.headers import SecurityHeadersMiddleware
+from pushgate.security.proxy import TrustedProxies
 from pushgate.settings import Settings
 
 logger = logging.getLogger("pushgate")
@@ -43,6 +45,11 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         redoc_url=None,
     )
     _add_routes(app)
+    # Headers on every response; pure ASGI, so streams pass unbuffered.
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        trusted_proxies=TrustedProxies(settings.trusted_proxies),
+    )
     return app
 
 

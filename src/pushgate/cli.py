@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from types import FrameType
 
 from pushgate import logs
@@ -34,6 +36,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = get_settings()
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v}
     settings = settings.model_copy(update=overrides)
+    settings = _with_tls(settings, args)
     logs.configure(settings.log_level)
     with database(settings) as url:
         from pushgate.db.migrate import upgrade
@@ -41,6 +44,33 @@ def cmd_serve(args: argparse.Namespace) -> int:
         upgrade(url)
         _run_server(settings, url)
     return 0
+
+
+def _with_tls(settings: Settings, args: argparse.Namespace) -> Settings:
+    """Settings with ``--certfile``/``--keyfile`` applied, the files checked.
+
+    The flags also go into the environment, where worker processes read
+    their settings.
+    """
+    flags = (("tls_certfile", args.certfile), ("tls_keyfile", args.keyfile))
+    for name, value in flags:
+        if value:
+            os.environ[f"PUSHGATE_{name.upper()}"] = value
+    settings = settings.model_copy(
+        update={name: Path(value) for name, value in flags if value}
+    )
+    if settings.tls_keyfile is not None and settings.tls_certfile is None:
+        raise SystemExit(
+            "--keyfile (PUSHGATE_TLS_KEYFILE) needs --certfile "
+            "(PUSHGATE_TLS_CERTFILE) too; give the certificate file as well."
+        )
+    for path in (settings.tls_certfile, settings.tls_keyfile):
+        if path is not None and not path.is_file():
+            raise SystemExit(
+                f"TLS file {path} does not exist; check --certfile/--keyfile "
+                "(or PUSHGATE_TLS_CERTFILE/PUSHGATE_TLS_KEYFILE)."
+            )
+    return settings
 
 
 def _run_server(settings: Settings, url: str) -> None:
@@ -69,6 +99,9 @@ def _run_server(settings: Settings, url: str) -> None:
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=3,
         proxy_headers=False,
+        # HTTPS served directly: phones create device keys only on HTTPS.
+        ssl_certfile=settings.tls_certfile,
+        ssl_keyfile=settings.tls_keyfile,
     )
     server = Server(config)
     public = settings.resolved_public_url()
@@ -126,6 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
+    serve.add_argument(
+        "--certfile", help="PEM certificate (chain): serve HTTPS (default: HTTP)"
+    )
+    serve.add_argument("--keyfile", help="PEM private key of --certfile")
     serve.set_defaults(func=cmd_serve)
 
     migrate = commands.add_parser(
