@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import httpx
 import pytest
 from authy.api import AuthyApiClient
 from sqlalchemy import select
@@ -176,3 +177,29 @@ def test_retries_go_on_for_more_than_an_hour() -> None:
     assert (
         strategy.get_retry_decision(exception=ValueError("bug"), job=FakeJob(0)) is None
     )
+
+
+def test_answer_survives_the_process_that_recorded_it(
+    make_app, make_device, receiver, database_url, tmp_path, live_server
+) -> None:
+    """Server B records the answer and stops before any worker runs; the
+    callback was queued in the answer's own transaction, so server A's worker
+    (another process, in production) still delivers it."""
+    from tests.conftest import make_settings
+
+    app = make_app(callback_url=receiver.url)
+    user_id = app.create_user()
+    other = LiveServer(make_settings(tmp_path, run_worker=False), database_url).start()
+    try:
+        device = make_device()
+        device.client = httpx.Client(base_url=other.base_url, timeout=10)
+        assert device.enroll(app.enrollment_token(user_id)).status_code == 200
+        uuid = app.approval_request(user_id)
+        assert device.answer(uuid, "approved").status_code == 200
+        device.client.close()
+    finally:
+        other.stop()
+
+    [callback] = receiver.wait_for(1, timeout=30)
+    assert callback.body["uuid"] == uuid
+    assert callback.body["status"] == "approved"
