@@ -40,6 +40,9 @@ class LiveServer:
             lifespan="on",
             log_level="warning",
             timeout_graceful_shutdown=2,
+            # As `pushgate serve` runs: forwarding headers are judged by the
+            # app (PUSHGATE_TRUSTED_PROXIES), not believed by uvicorn.
+            proxy_headers=False,
         )
         self.server = uvicorn.Server(config)
         self.loop: asyncio.AbstractEventLoop | None = None
