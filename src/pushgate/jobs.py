@@ -7,6 +7,7 @@ running process's database and HTTP client through :func:`current_runtime`.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 import procrastinate
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 tasks = procrastinate.Blueprint()
 
 _runtime: Runtime | None = None
+_bound: ContextVar[Runtime | None] = ContextVar("pushgate_runtime", default=None)
 
 
 def create_job_app(database_url: str) -> procrastinate.App:
@@ -31,16 +33,27 @@ def create_job_app(database_url: str) -> procrastinate.App:
             conninfo=libpq_url(database_url), min_size=1, max_size=4
         )
     )
-    app.add_tasks_from(tasks, namespace="pushgate")
+    # add_tasks_from renames the blueprint's tasks in place, so only the first
+    # app of a process adds the namespace; later ones (tests run several
+    # servers in one process) take the names as they already are.
+    namespaced = any(name.startswith("pushgate:") for name in tasks.tasks)
+    app.add_tasks_from(tasks, namespace="" if namespaced else "pushgate")
     return app
 
 
 def bind_runtime(runtime: Runtime | None) -> None:
+    """Make ``runtime`` the one tasks see; call before starting its worker.
+
+    The worker task copies the context it was started in, so with several
+    servers in one process each worker's tasks see their own runtime.
+    """
     global _runtime
     _runtime = runtime
+    _bound.set(runtime)
 
 
 def current_runtime() -> Runtime:
-    if _runtime is None:
+    runtime = _bound.get() or _runtime
+    if runtime is None:
         raise RuntimeError("No pushgate runtime is running in this process.")
-    return _runtime
+    return runtime

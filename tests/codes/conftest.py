@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -15,6 +16,7 @@ from pushgate import clock
 from pushgate.db.models import ServiceDevice, ServiceOutboxMessage
 from pushgate.service import users
 from pushgate.service.apps import create_application
+from tests.conftest import create_database, drop_database, make_settings
 from tests.support.server import LiveServer
 
 
@@ -111,3 +113,21 @@ def code_in(text: str) -> str:
 
 def wrong(code: str) -> str:
     return str((int(code) + 1) % 10 ** len(code)).zfill(len(code))
+
+
+@pytest.fixture(scope="session")
+def site_server(
+    admin_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """A whole server on a database of its own, for the site's code login.
+
+    Its own database keeps the web app's service application (and so its
+    callback URL) to this server alone, whatever other servers run.
+    """
+    url = create_database(admin_database_url)
+    server = LiveServer(make_settings(tmp_path_factory.mktemp("codes")), url).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        drop_database(admin_database_url, url)

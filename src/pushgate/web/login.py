@@ -18,7 +18,7 @@ from pushgate.db.models import LoginAttempt, User
 from pushgate.logs import security_event
 from pushgate.runtime import Runtime, get_runtime
 from pushgate.security import audit, throttle
-from pushgate.web import accounts, attempts, csrf, forms, passwords, sessions
+from pushgate.web import accounts, attempts, codes, csrf, forms, passwords, sessions
 from pushgate.web._http import checked_form, client_ip, redirect
 from pushgate.web.details import login_details
 from pushgate.web.service_client import ServiceError, service_client
@@ -35,9 +35,8 @@ WRONG_CREDENTIALS = (
     "That email and password do not match an account; check both and try again."
 )
 NO_DEVICE = (
-    "No phone is enrolled to approve logins for this account, so this login "
-    "cannot be approved; logging in with a code sent to your phone is not "
-    "available yet."
+    "This account has no phone registered with the approval service, so this "
+    "login cannot be approved or finished with a code; sign up again."
 )
 PUSH_MESSAGE = "Log in to pushgate"
 
@@ -110,7 +109,7 @@ async def login(request: Request) -> Response:
         return again(502, status.message)
     if not status.registered:
         security_event("login.no_device", user_id=user.id, ip=client_ip(request))
-        return again(409, NO_DEVICE)
+        return await codes.start_code_login(request, runtime, session, user)
 
     failure = await _send_push(request, runtime, session, user)
     if failure is not None:

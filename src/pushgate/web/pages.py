@@ -13,7 +13,7 @@ from starlette.responses import Response
 from pushgate.db.models import User
 from pushgate.logs import security_event
 from pushgate.runtime import Runtime, get_runtime
-from pushgate.web import accounts, forms, passwords, sessions
+from pushgate.web import accounts, forms, passwords, recovery_codes, sessions
 from pushgate.web._http import checked_form, client_ip, redirect
 from pushgate.web.service_client import EnrollmentLink, ServiceError, service_client
 from pushgate.web.sessions import SessionState
@@ -113,7 +113,8 @@ async def account(request: Request) -> Response:
     if user.authy_id is not None:
         status = await service_client(runtime).user_status(user.authy_id)
         enrolled = None if isinstance(status, ServiceError) else status.registered
-    return _account_page(request, session, user, enrolled=enrolled)
+    recovery = await recovery_codes.account_view(runtime, user, enrolled=bool(enrolled))
+    return _account_page(request, session, user, enrolled=enrolled, recovery=recovery)
 
 
 @router.post("/account/enroll")
@@ -153,6 +154,7 @@ def _account_page(
     enrollment: dict[str, object] | None = None,
     message: str | None = None,
     status_code: int = 200,
+    recovery: recovery_codes.RecoveryView | None = None,
 ) -> Response:
     return render(
         request,
@@ -163,6 +165,7 @@ def _account_page(
         enrollment=enrollment,
         message=message,
         status_code=status_code,
+        recovery=recovery,
     )
 
 

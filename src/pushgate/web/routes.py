@@ -2,10 +2,12 @@
 
 from fastapi import APIRouter
 
-from pushgate.web import callback, live_status, login, pages
+from pushgate.web import callback, codes, live_status, login, pages, recovery_codes
 
 router = APIRouter()
 router.include_router(pages.router)
 router.include_router(login.router)
 router.include_router(callback.router)
 router.include_router(live_status.router)
+router.include_router(codes.router)
+router.include_router(recovery_codes.router)
