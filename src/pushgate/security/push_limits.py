@@ -73,9 +73,9 @@ async def refusal_for(
         wait = _seconds(paused_until - now)
         return PushRefusal(
             reason="paused",
-            message="Push approvals for this user are paused because they "
-            "reported a login request that was not theirs; retry in "
-            f"{wait} seconds or use a code.",
+            message="Push approvals to this phone are paused until "
+            f"{paused_until:%H:%M} UTC because a login request was reported "
+            "with Deny and report; log in with a code meanwhile.",
             retry_after_seconds=wait,
         )
 
@@ -91,9 +91,9 @@ async def refusal_for(
         wait = _seconds(oldest + limits.window - now)
         return PushRefusal(
             reason="rate",
-            message=f"Too many approval requests for this user ({count} in "
-            f"{_seconds(limits.window)} seconds); retry in {wait} seconds or use "
-            "a code.",
+            message=f"Too many approval requests for this account ({count} in "
+            f"{_seconds(limits.window)} seconds); retry in {wait} seconds or log "
+            "in with a code.",
             retry_after_seconds=wait,
         )
     return None

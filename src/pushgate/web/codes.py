@@ -179,9 +179,14 @@ async def code_form(request: Request) -> Response:
 
 
 async def start_code_login(
-    request: Request, runtime: Runtime, session: SessionState, user: User
+    request: Request,
+    runtime: Runtime,
+    session: SessionState,
+    user: User,
+    notice: str | None = None,
 ) -> Response:
-    """Begin a login that no push can approve (no phone enrolled): codes only."""
+    """Begin a login that no push can approve (no phone enrolled, or pushes
+    refused for now): codes only. ``notice`` tells the person why."""
     now = clock.now()
     async with runtime.sessions.begin() as db:
         attempt = await attempts.create(
@@ -194,6 +199,8 @@ async def start_code_login(
         )
         session.data["attempt_id"] = attempt.id
         _forget_codes(session)
+        if notice is not None:
+            session.data["code_notice"] = {"kind": "error", "text": notice}
         await sessions.save_data(db, session)
     return redirect("/login/code")
 

@@ -112,6 +112,12 @@ async def login(request: Request) -> Response:
         return await codes.start_code_login(request, runtime, session, user)
 
     failure = await _send_push(request, runtime, session, user)
+    if failure is not None and failure.status_code == 429:
+        # Pushes are paused (the person reported one) or came too often: say
+        # so, and let a code finish the login instead.
+        return await codes.start_code_login(
+            request, runtime, session, user, notice=failure.message
+        )
     if failure is not None:
         return again(502, failure.message)
     return redirect("/login/waiting")
