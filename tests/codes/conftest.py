@@ -17,6 +17,13 @@ from pushgate.db.models import ServiceDevice, ServiceOutboxMessage
 from pushgate.service import users
 from pushgate.service.apps import create_application
 from tests.conftest import create_database, drop_database, make_settings
+from tests.support.browser import (  # noqa: F401 - fixtures for the browser tests
+    browser,
+    context,
+    new_context,
+    page,
+    page_errors,
+)
 from tests.support.server import LiveServer
 
 
