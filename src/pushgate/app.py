@@ -15,13 +15,14 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.requests import Request
 
-from pushgate import jobs
+from pushgate import jobs, logs
 from pushgate.db.engine import create_engine, session_factory
 from pushgate.events.bus import create_bus
 from pushgate.runtime import Runtime
 from pushgate.security.headers import SecurityHeadersMiddleware
 from pushgate.security.proxy import TrustedProxies
 from pushgate.settings import Settings
+from pushgate.sse import ended_by_exit_signals
 
 logger = logging.getLogger("pushgate")
 
@@ -35,7 +36,8 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with _running(settings, database_url) as runtime:
             app.state.runtime = runtime
-            yield
+            with ended_by_exit_signals():
+                yield
 
     app = FastAPI(
         title="pushgate",
@@ -51,6 +53,35 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         trusted_proxies=TrustedProxies(settings.trusted_proxies),
     )
     return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """The application as uvicorn's worker processes build it.
+
+    ``pushgate serve --workers N`` prepares the database once, then starts
+    each worker with its settings, the database URL included, in the
+    environment (``uvicorn --factory pushgate.app:create_app_from_environment``
+    works the same way).
+    """
+    settings = Settings()
+    if settings.database_url is None:
+        raise RuntimeError(
+            "PUSHGATE_DATABASE_URL is not set; a worker process needs it (start "
+            "workers with `pushgate serve --workers N`, which sets it)."
+        )
+    logs.configure(settings.log_level)
+    return create_app(settings, settings.database_url.get_secret_value())
+
+
+async def prepare(settings: Settings, database_url: str) -> None:
+    """Start up once and stop, so one-time set-up is done before workers start.
+
+    Several worker processes starting together would otherwise each create
+    the web app's service application.
+    """
+    quiet = settings.model_copy(update={"run_worker": False, "event_backend": "memory"})
+    async with _running(quiet, database_url):
+        pass
 
 
 def _add_routes(app: FastAPI) -> None:

@@ -34,16 +34,36 @@ def database(settings: Settings) -> Iterator[str]:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = get_settings()
-    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v}
-    settings = settings.model_copy(update=overrides)
+    options = (("host", args.host), ("port", args.port), ("workers", args.workers))
+    settings = settings.model_copy(update={k: v for k, v in options if v})
     settings = _with_tls(settings, args)
     logs.configure(settings.log_level)
     with database(settings) as url:
         from pushgate.db.migrate import upgrade
 
         upgrade(url)
+        if settings.workers > 1:
+            _prepare_for_workers(settings, url)
         _run_server(settings, url)
     return 0
+
+
+def _prepare_for_workers(settings: Settings, url: str) -> None:
+    """Do once, before the workers start, what each would otherwise race to do.
+
+    The workers are new processes: they read their settings, the database
+    URL included, from the environment set here.
+    """
+    from pushgate.app import prepare
+
+    settings.resolved_secret_key()
+    asyncio.run(prepare(settings, url))
+    os.environ.update(
+        PUSHGATE_DATABASE_URL=url,
+        PUSHGATE_HOST=settings.host,
+        PUSHGATE_PORT=str(settings.port),
+        PUSHGATE_WORKERS=str(settings.workers),
+    )
 
 
 def _with_tls(settings: Settings, args: argparse.Namespace) -> Settings:
@@ -75,22 +95,19 @@ def _with_tls(settings: Settings, args: argparse.Namespace) -> Settings:
 
 def _run_server(settings: Settings, url: str) -> None:
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from pushgate.app import create_app
 
-    app = create_app(settings, url)
-
-    class Server(uvicorn.Server):
-        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-            # Open event streams never end by themselves: end them now, so
-            # uvicorn's wait for open connections finishes at once.
-            runtime = getattr(app.state, "runtime", None)
-            if runtime is not None:
-                runtime.streams.cancel_all()
-            super().handle_exit(sig, frame)
-
+    # Open event streams end themselves when the server is told to stop
+    # (see pushgate.sse.ended_by_exit_signals), in every worker.
+    multiprocess = settings.workers > 1
     config = uvicorn.Config(
-        app,
+        "pushgate.app:create_app_from_environment"
+        if multiprocess
+        else create_app(settings, url),
+        factory=multiprocess,
+        workers=settings.workers,
         host=settings.host,
         port=settings.port,
         loop="uvloop",
@@ -103,7 +120,6 @@ def _run_server(settings: Settings, url: str) -> None:
         ssl_certfile=settings.tls_certfile,
         ssl_keyfile=settings.tls_keyfile,
     )
-    server = Server(config)
     public = settings.resolved_public_url()
     print(f"pushgate is running at {public}", flush=True)
     print(
@@ -111,11 +127,16 @@ def _run_server(settings: Settings, url: str) -> None:
         "phone from the account page.",
         flush=True,
     )
+    if multiprocess:
+        # The supervisor handles SIGTERM and SIGINT itself: it stops every
+        # worker, then returns here so the embedded database stops too.
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        return
     # uvicorn re-raises the signal that stopped it once it has shut down;
     # turning SIGTERM into an exception lets the embedded database stop too.
     signal.signal(signal.SIGTERM, _raise_interrupt)
     with contextlib.suppress(KeyboardInterrupt):
-        server.run()
+        uvicorn.Server(config).run()
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -163,6 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--certfile", help="PEM certificate (chain): serve HTTPS (default: HTTP)"
     )
     serve.add_argument("--keyfile", help="PEM private key of --certfile")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="worker processes sharing the port (default 1, or PUSHGATE_WORKERS)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     migrate = commands.add_parser(

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address to listen on.")
     port: int = Field(default=8000, description="Port to listen on.")
+    workers: int = Field(
+        default=1, ge=1, description="Worker processes serve runs on the one port."
+    )
     public_url: str | None = Field(
         default=None,
         description="Address people and phones use to reach this server. "

@@ -162,6 +162,12 @@ class ServeProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60) -> ServeProcess:
+        self.launch()
+        self.wait_ready(timeout)
+        return self
+
+    def launch(self) -> ServeProcess:
+        """Start the process without waiting for it to be ready."""
         with self.output.open("ab") as output:
             self.process = subprocess.Popen(
                 self.command,
@@ -171,7 +177,6 @@ class ServeProcess:
                 stdout=output,
                 stderr=subprocess.STDOUT,
             )
-        self.wait_ready(timeout)
         return self
 
     def wait_ready(self, timeout: float = 30) -> None:
