@@ -63,6 +63,8 @@ class Approvals:
 
     latencies_ms: list[float] = field(default_factory=list)
     callback_ms: list[float] = field(default_factory=list)
+    #: How late each callback left against its schedule (a busy client).
+    send_lag_ms: list[float] = field(default_factory=list)
     sent: int = 0
     accepted: int = 0
     started: float = 0.0
@@ -81,7 +83,9 @@ class Client:
         self.callback_path: str = config["callback_path"]
         self.callback_url: str = config["callback_url"]
         self.cookie_name: str = config["cookie_name"]
-        self.max_callback_connections: int = config.get("callback_connections", 32)
+        # Enough that a slow server never makes callbacks wait for a
+        # connection: the sending rate must not bend to the server's pace.
+        self.max_callback_connections: int = config.get("callback_connections", 256)
         self._authority = f"{self.host}:{self.port}"
         self._loop = asyncio.get_running_loop()
         self.mode = "stream"
@@ -313,7 +317,7 @@ class Client:
                     self.errors["approve: no open waiter left"] += count - number
                     break
                 approvals.in_flight += 1
-                self._start(self._send_callback(waiter))
+                self._start(self._send_callback(waiter, start + number / rate))
             approvals.last_sent = self._loop.time()
             await self._drain(lost_after)
         finally:
@@ -328,6 +332,7 @@ class Client:
             "late": sum(1 for ms in approvals.latencies_ms if ms > late_after_ms),
             "latencies_ms": approvals.latencies_ms,
             "callback_ms": approvals.callback_ms,
+            "send_lag_ms": approvals.send_lag_ms,
             "polls": self.polls,
             "polls_per_second": self.polls / polled_seconds,
             "poll_ms": self.poll_ms,
@@ -349,13 +354,13 @@ class Client:
             except TimeoutError:
                 return None
 
-    async def _send_callback(self, waiter: Waiter) -> None:
+    async def _send_callback(self, waiter: Waiter, due: float) -> None:
         try:
-            await self._send_signed(waiter)
+            await self._send_signed(waiter, due)
         finally:
             self.approvals.in_flight -= 1
 
-    async def _send_signed(self, waiter: Waiter) -> None:
+    async def _send_signed(self, waiter: Waiter, due: float) -> None:
         approvals = self.approvals
         body = callback_body(waiter.uuid, waiter.authy_id, waiter.attempt_id)
         nonce = self._nonce()
@@ -378,6 +383,7 @@ class Client:
             return
         approvals.sent += 1
         approvals.outstanding.add(waiter.uuid)
+        approvals.send_lag_ms.append(max(0.0, self._loop.time() - due) * 1000)
         waiter.sent_at = sent_at = time.perf_counter()
         try:
             status, _ = await connection.send(request)

@@ -43,7 +43,12 @@ from typing import Any
 
 from pushgate.bench import report, seed
 from pushgate.bench.baselines import OWN_CONNECTION_PATH, POLL_PATH, SESSION_COOKIE
-from pushgate.bench.monitor import DatabaseMonitor, ProcessMonitor
+from pushgate.bench.monitor import (
+    CpuWindow,
+    DatabaseMonitor,
+    MachineMonitor,
+    ProcessMonitor,
+)
 from pushgate.bench.processes import BenchFailed, ClientProcess, ServerProcess
 
 CALLBACK_PATH = "/authy/callback"
@@ -51,8 +56,6 @@ LIVE_STATUS_PATH = "/authy/live_status"
 #: Waiters opened, approved and closed before measuring, so the first
 #: measured request does not pay for imports, caches and pool connections.
 WARM_UP = 20
-#: Seconds of waiting with nothing happening, to measure the cost of waiting.
-IDLE_SECONDS = 3.0
 #: Seconds after the last callback before an undelivered approval is lost.
 LOST_AFTER = 10.0
 MB = 1024 * 1024
@@ -152,6 +155,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "poll interval is added (1000)",
     )
     parser.add_argument(
+        "--idle-seconds",
+        type=float,
+        default=3.0,
+        help="seconds of waiting with nothing happening, to measure what "
+        "waiting alone costs (3)",
+    )
+    parser.add_argument(
         "--profile",
         metavar="PATH",
         help="record the server with py-spy while pushgate's design is approving "
@@ -192,6 +202,8 @@ def _check(args: argparse.Namespace) -> str | None:
         return f"--rate {args.rate:g} must be more than 0."
     if args.clients < 1:
         return f"--clients {args.clients} must be 1 or more."
+    if args.idle_seconds < 0:
+        return f"--idle-seconds {args.idle_seconds:g} must be 0 or more."
     if args.poll_interval <= 0:
         return f"--poll-interval {args.poll_interval:g} must be more than 0."
     for name in ("approvals", "baseline_approvals"):
@@ -266,6 +278,8 @@ class Bench:
         self.port = _free_port()
         self.clients: list[ClientProcess] = []
         self.notes: list[str] = []
+        self.machine = MachineMonitor()
+        self.load_at_start = os.getloadavg()[0]
 
     # -- the run ------------------------------------------------------------
 
@@ -284,16 +298,21 @@ class Bench:
                 results = await self._measure(designs, workdir, url, local)
         document = self._document(results, time.monotonic() - started)
         self.progress.say("")
-        self.progress.say(report.table(results))
+        # The results go to standard output, the progress to standard error.
+        print(report.table(results))
+        warning = report.busy_machine_warning(results)
+        if warning:
+            print(warning)
+            self.notes.append(warning)
         self._say_targets(results["realtime"])
         summary = results["realtime"].get("profile")
         if summary:
             from pushgate.bench import profile
 
-            self.progress.say("\n" + profile.describe(summary))
+            print("\n" + profile.describe(summary))
         path = Path(self.args.json)
         await asyncio.to_thread(path.write_text, json.dumps(document, indent=2) + "\n")
-        self.progress.say(f"\nResults written to {path}")
+        print(f"\nResults written to {path}", flush=True)
         return 0
 
     async def _measure(
@@ -315,6 +334,7 @@ class Bench:
                 await ClientProcess.start(index, workdir)
                 for index in range(self.args.clients)
             ]
+            self.machine.add(*(client.pid for client in self.clients))
             for design in designs:
                 self.progress.say(f"\n== {design.title}: {design.description}")
                 results[design.key] = await self._design(
@@ -338,6 +358,7 @@ class Bench:
         self.progress.say("Starting an embedded PostgreSQL")
         embedded = EmbeddedPostgres(workdir)
         url = await asyncio.to_thread(embedded.start)
+        self.machine.add_postmaster(embedded.path)
         try:
             yield url, True
         finally:
@@ -406,6 +427,7 @@ class Bench:
         approvals: int,
     ) -> dict[str, Any]:
         monitor = ProcessMonitor(server.pid)
+        self.machine.add(server.pid)
         for client in self.clients:
             await client.command(
                 "start",
@@ -437,7 +459,7 @@ class Bench:
         rss_waiting = monitor.rss()
         waiting_connections = await database.connections(memory=True)
         idle = monitor.window()
-        await asyncio.sleep(IDLE_SECONDS)
+        await asyncio.sleep(self.args.idle_seconds)
         cpu_waiting = monitor.percent_since(idle)
 
         late_after = self.args.late_after_ms
@@ -472,6 +494,9 @@ class Bench:
             },
             "latency_ms": report.summarize(measured["latencies_ms"]),
             "callback_response_ms": report.summarize(measured["callback_ms"]),
+            # How late callbacks left against their schedule: a busy client
+            # would send fewer per second than asked and flatter the server.
+            "send_lag_ms": report.summarize(measured["send_lag_ms"]),
             "errors": {"total": sum(errors.values()), "by_kind": dict(errors)},
             "server": {
                 "rss_before_mb": rss_before / MB,
@@ -490,6 +515,7 @@ class Bench:
                 "max_connections": await database.max_connections(),
             },
             "client_cpu_percent": measured["client_cpu_percent"],
+            "other_programs_cpu_percent": measured["others_cpu_percent"],
             "polling": None,
             "profile": measured.get("profile"),
         }
@@ -613,22 +639,28 @@ class Bench:
             )
             if profiler is None:
                 self.progress.say(profile.MISSING)
+        self.machine.add(*await database.backend_pids())
         window = monitor.window()
+        machine_before = self.machine.snapshot()
         peak = [0]
         watcher = asyncio.create_task(
             self._watch_approvals(clients, database, count, peak)
         )
         # CPU is measured while callbacks are sent, not while the last ones
         # are awaited.
-        cpu = asyncio.create_task(_cpu_after(monitor, window, sending_seconds))
+        cpu = asyncio.create_task(self._cpu_after(monitor, window, sending_seconds))
         try:
             replies = await asyncio.gather(*commands)
         finally:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
-        cpu_percent = cpu.result() if cpu.done() else monitor.percent_since(window)
-        cpu.cancel()
+        if not cpu.done():
+            cpu.cancel()
+            cpu_percent = monitor.percent_since(window)
+        else:
+            cpu_percent = cpu.result()
+        others_percent = self.machine.others_percent(machine_before)
         client_cpu = [
             m.percent_since(w) for m, w in zip(clients_cpu, client_windows, strict=True)
         ]
@@ -640,6 +672,7 @@ class Bench:
             "late": 0,
             "latencies_ms": [],
             "callback_ms": [],
+            "send_lag_ms": [],
             "poll_ms": [],
             "polls_per_second": 0.0,
             "errors": Counter(),
@@ -647,11 +680,12 @@ class Bench:
         for reply in replies:
             for key in ("sent", "accepted", "delivered", "lost", "late"):
                 merged[key] += reply[key]
-            for key in ("latencies_ms", "callback_ms", "poll_ms"):
+            for key in ("latencies_ms", "callback_ms", "send_lag_ms", "poll_ms"):
                 merged[key].extend(reply[key])
             merged["polls_per_second"] += reply["polls_per_second"]
             merged["errors"].update(reply["errors"])
         merged["cpu_percent"] = cpu_percent
+        merged["others_cpu_percent"] = others_percent
         merged["client_cpu_percent"] = client_cpu
         merged["connections"] = peak[0]
         if profiler is not None:
@@ -659,6 +693,12 @@ class Bench:
         delivered, sent = merged["delivered"], merged["sent"]
         self.progress.say(f"{delivered:,} of {sent:,} approvals delivered")
         return merged
+
+    async def _cpu_after(
+        self, monitor: ProcessMonitor, window: CpuWindow, seconds: float
+    ) -> float:
+        await asyncio.sleep(seconds)
+        return monitor.percent_since(window)
 
     async def _watch_approvals(
         self,
@@ -702,6 +742,7 @@ class Bench:
             },
             "machine": {
                 "cpus": os.cpu_count(),
+                "load_average_at_start": self.load_at_start,
                 "python": platform.python_version(),
                 "system": platform.platform(),
             },
@@ -715,15 +756,10 @@ class Bench:
         }
 
     def _say_targets(self, realtime: dict[str, Any]) -> None:
-        self.progress.say("\nTargets for pushgate's design:")
+        print("\nTargets for pushgate's design:")
         for name, met, measured in report.targets(realtime):
             mark = "met" if met else "NOT MET"
-            self.progress.say(f"  {mark:8} {name}: {measured}")
-
-
-async def _cpu_after(monitor: ProcessMonitor, window: Any, seconds: float) -> float:
-    await asyncio.sleep(seconds)
-    return monitor.percent_since(window)
+            print(f"  {mark:8} {name}: {measured}")
 
 
 @contextlib.contextmanager

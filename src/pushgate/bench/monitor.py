@@ -11,8 +11,11 @@ a waiting browser.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -93,6 +96,14 @@ class DatabaseMonitor:
         row = await cursor.fetchone()
         return int(row[0]) if row else 0
 
+    async def backend_pids(self) -> set[int]:
+        """Database processes serving the server, when they run here."""
+        if not self._local:
+            return set()
+        assert self._connection is not None
+        cursor = await self._connection.execute(_CONNECTIONS)
+        return {row[0] for row in await cursor.fetchall()}
+
     async def connections(self, memory: bool = False) -> Connections:
         assert self._connection is not None
         cursor = await self._connection.execute(_CONNECTIONS)
@@ -107,6 +118,64 @@ class DatabaseMonitor:
         if memory and self._local:
             found.backend_bytes = _private_memory([row[0] for row in rows])
         return found
+
+
+class MachineMonitor:
+    """CPU that other programs on this machine use while the benchmark runs.
+
+    On a machine that others share, a benchmark measures their load too;
+    the run reports how much CPU went elsewhere, so a slow figure can be
+    told from a slow design.
+    """
+
+    def __init__(self) -> None:
+        self._ours: set[int] = {os.getpid()}
+        self._postmaster: int | None = None
+
+    def add(self, *pids: int) -> None:
+        self._ours.update(pids)
+
+    def add_postmaster(self, data_dir: Path) -> None:
+        """Count an embedded PostgreSQL (and every process it starts) as ours."""
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            lines = (data_dir / "postmaster.pid").read_text().splitlines()
+            self._postmaster = int(lines[0])
+
+    def _our_pids(self) -> set[int]:
+        ours = set(self._ours)
+        if self._postmaster is not None:
+            with contextlib.suppress(psutil.Error):
+                postmaster = psutil.Process(self._postmaster)
+                ours.add(postmaster.pid)
+                ours.update(child.pid for child in postmaster.children())
+        return ours
+
+    def snapshot(self) -> Snapshot:
+        times = psutil.cpu_times()
+        busy = float(sum(times)) - times.idle - getattr(times, "iowait", 0.0)
+        ours: dict[int, float] = {}
+        for pid in self._our_pids():
+            with contextlib.suppress(psutil.Error):
+                own = psutil.Process(pid).cpu_times()
+                ours[pid] = float(own.user + own.system)
+        return Snapshot(time.monotonic(), busy, ours)
+
+    def others_percent(self, before: Snapshot) -> float:
+        """CPU of other programs since ``before``, in percent of one core."""
+        after = self.snapshot()
+        ours = sum(
+            seconds - before.ours.get(pid, 0.0) for pid, seconds in after.ours.items()
+        )
+        others = after.busy - before.busy - ours
+        return 100.0 * max(others, 0.0) / max(after.at - before.at, 1e-9)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    at: float
+    #: CPU seconds the whole machine has been busy, and each of ours.
+    busy: float
+    ours: dict[int, float]
 
 
 def _private_memory(pids: list[int]) -> int | None:

@@ -141,6 +141,14 @@ def _requests(result: dict[str, Any]) -> str:
     )
 
 
+def _client_cpu(result: dict[str, Any]) -> str:
+    return " + ".join(_number(p, "%", 0) for p in result["client_cpu_percent"])
+
+
+def _others(result: dict[str, Any]) -> str:
+    return _number(result["other_programs_cpu_percent"], "%", 0)
+
+
 ROWS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("waiting browsers held", _waiters),
     ("approvals delivered", _approvals),
@@ -152,7 +160,23 @@ ROWS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("server CPU waiting / approving", _cpu),
     ("database connections", _connections),
     ("poll requests per second", _requests),
+    ("load clients' CPU approving", _client_cpu),
+    ("other programs' CPU meanwhile", _others),
 ]
+
+#: Other programs using more than this share of a core make a run unfair.
+BUSY_MACHINE_PERCENT = 20.0
+
+
+def busy_machine_warning(results: dict[str, dict[str, Any]]) -> str | None:
+    busiest = max(r["other_programs_cpu_percent"] for r in results.values())
+    if busiest <= BUSY_MACHINE_PERCENT:
+        return None
+    return (
+        f"WARNING: other programs used up to {busiest:.0f}% of a core while "
+        "approvals were measured; these figures are worse than the same run "
+        "on a quiet machine gives."
+    )
 
 
 def table(results: dict[str, dict[str, Any]]) -> str:

@@ -45,22 +45,27 @@ class EventParser:
     with one optional space after the colon; comments start with a colon.
     """
 
-    __slots__ = ("_buffer", "_data", "_event")
+    __slots__ = ("_buffer", "_data", "_event", "_skip_lf")
 
     def __init__(self) -> None:
         self._buffer = b""
         self._event = ""
         self._data: list[str] = []
+        self._skip_lf = False
 
     def feed(self, chunk: bytes) -> list[tuple[str, str]]:
         """Complete events in ``chunk`` (and before it) as ``(name, data)``."""
+        if not chunk:
+            return []
+        if self._skip_lf and chunk.startswith(b"\n"):
+            # The LF of a CRLF whose CR ended the previous chunk.
+            chunk = chunk[1:]
+        self._skip_lf = False
         buffer = self._buffer + chunk
         events: list[tuple[str, str]] = []
         if b"\r" in buffer:
-            # A lone CR at the very end may be the first half of a CRLF.
-            tail = b"\r" if buffer.endswith(b"\r") else b""
-            body = buffer[: len(buffer) - len(tail)]
-            buffer = body.replace(b"\r\n", b"\n").replace(b"\r", b"\n") + tail
+            self._skip_lf = buffer.endswith(b"\r")
+            buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         *lines, self._buffer = buffer.split(b"\n")
         for raw in lines:
             line = raw.decode("utf-8", "replace")
