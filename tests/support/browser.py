@@ -1,4 +1,4 @@
-"""Shared Playwright fixtures: one headless Chromium per test run, a fresh
+"""Shared Playwright fixtures: one headless Chromium per test module, a fresh
 context (cookies, storage, IndexedDB) per test.
 
 Use them from a ``conftest.py`` with ``from tests.support.browser import *``
@@ -37,7 +37,11 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps its event loop
+# marked as running in the main thread while it is started, and async tests
+# (pytest-asyncio) cannot run then. Starting Chromium once per module of
+# browser tests costs about a second; keep async tests out of those modules.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         message = (

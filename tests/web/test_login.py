@@ -56,7 +56,7 @@ def test_missing_fields_are_named(site) -> None:
     assert 'data-error-for="password">Enter your password.' in response.text
 
 
-def test_a_user_without_an_enrolled_phone_is_told_so(site) -> None:
+def test_a_user_without_an_enrolled_phone_is_told_so_and_offered_codes(site) -> None:
     email = f"nodevice-{secrets.token_hex(4)}@example.com"
     with site.client() as client:
         csrf = csrf_from(client.get("/signup").text)
@@ -74,10 +74,18 @@ def test_a_user_without_an_enrolled_phone_is_told_so(site) -> None:
         )
     assert signed_up.status_code == 303, signed_up.text
 
-    response = post_login(site, email, PASSWORD)
+    with site.client() as client:
+        csrf = csrf_from(client.get("/login").text)
+        response = client.post(
+            "/login",
+            data={"csrf_token": csrf, "email": email, "password": PASSWORD},
+            follow_redirects=True,
+        )
 
-    assert response.status_code == 409
-    assert login.NO_DEVICE in response.text
+    # Told why, and sent on to the code form: the next step that works.
+    assert response.status_code == 200
+    assert str(response.url).endswith("/login/code")
+    assert "No phone is enrolled to approve your logins" in response.text
 
 
 def test_the_waiting_page_needs_a_waiting_login(site) -> None:

@@ -1,0 +1,150 @@
+"""The whole login in real browsers: sign up, enroll the phone, log out, log
+in, answer on the phone, and watch the waiting page finish by itself."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Request, expect
+
+from tests.e2e.flows import (
+    approval_uuid,
+    approve_on_phone,
+    attempt_status,
+    deny_on_phone,
+    enroll_phone,
+    log_in,
+    log_out,
+    new_person,
+    number_to_match,
+    sign_up,
+)
+
+pytestmark = pytest.mark.browser
+
+
+class Requests:
+    """Every request a page makes, by path, from when recording starts."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+        self.recording = False
+
+    def __call__(self, request: Request) -> None:
+        if self.recording:
+            self.seen.append((request.method, urlsplit(request.url).path))
+
+    def paths(self, method: str | None = None) -> list[str]:
+        return [path for m, path in self.seen if method is None or m == method]
+
+
+def enrolled_person(new_context, e2e_server):
+    """A person signed up with an enrolled phone, and their two browsers."""
+    person = new_person()
+    page = new_context().new_page()
+    phone = new_context().new_page()
+    sign_up(page, e2e_server, person)
+    enroll_phone(page, phone)
+    return person, page, phone
+
+
+def test_approving_on_the_phone_finishes_the_login_without_polling(
+    new_context, e2e_server
+) -> None:
+    person, page, phone = enrolled_person(new_context, e2e_server)
+    log_out(page, e2e_server)
+
+    requests = Requests()
+    page.on("request", requests)
+    requests.recording = True
+    log_in(page, e2e_server, person)
+    expect(page.locator("#waiting")).to_have_attribute("data-state", "pending")
+    loaded = len(requests.seen)
+    # Wait a while, as a person would, to show nothing is asked meanwhile.
+    page.wait_for_timeout(2000)
+    while_waiting = requests.seen[loaded:]
+
+    approve_on_phone(
+        phone, approval_uuid(e2e_server, page.context), number_to_match(page)
+    )
+    page.wait_for_url(e2e_server.base_url + "/account")
+    expect(page.locator("h1")).to_contain_text(person.name)
+
+    assert while_waiting == []
+    assert requests.paths().count("/authy/live_status") == 1
+    assert requests.paths("POST") == ["/login", "/login/complete"]
+    pages = {p for p in requests.paths("GET") if not p.startswith("/static/")}
+    assert pages == {"/login", "/login/waiting", "/authy/live_status", "/account"}
+
+
+def test_denying_on_the_phone_says_so_and_offers_the_next_step(
+    new_context, e2e_server
+) -> None:
+    person, page, phone = enrolled_person(new_context, e2e_server)
+    log_out(page, e2e_server)
+    log_in(page, e2e_server, person)
+    expect(page.locator("#waiting")).to_have_attribute("data-state", "pending")
+
+    deny_on_phone(phone, approval_uuid(e2e_server, page.context))
+
+    modal = page.locator("#waiting")
+    expect(modal).to_have_attribute("data-state", "denied")
+    expect(modal.locator("[data-role=status]")).to_contain_text("denied on your phone")
+    retry = modal.locator("[data-role=retry]")
+    expect(retry).to_be_visible()
+    assert page.url == e2e_server.base_url + "/login/waiting"
+
+    retry.click()
+    page.wait_for_url(e2e_server.base_url + "/login")
+
+
+def test_an_approval_before_the_stream_opens_still_logs_in(
+    new_context, e2e_server
+) -> None:
+    person, page, phone = enrolled_person(new_context, e2e_server)
+    log_out(page, e2e_server)
+
+    # Hold the page's stream back until the approval is recorded.
+    held = []
+    page.route("**/authy/live_status", lambda route: held.append(route))
+    log_in(page, e2e_server, person)
+    deadline = time.monotonic() + 10
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert held, "the waiting page did not open its stream"
+
+    request_uuid = approval_uuid(e2e_server, page.context)
+    approve_on_phone(phone, request_uuid, number_to_match(page))
+    while attempt_status(e2e_server, request_uuid) != "approved":
+        assert time.monotonic() < deadline + 10, "the callback never arrived"
+        phone.wait_for_timeout(50)
+
+    held[0].continue_()
+    page.wait_for_url(e2e_server.base_url + "/account")
+
+
+def test_two_logins_of_one_person_finish_separately(new_context, e2e_server) -> None:
+    person, first, phone = enrolled_person(new_context, e2e_server)
+    log_out(first, e2e_server)
+    second = new_context().new_page()
+
+    log_in(first, e2e_server, person)
+    log_in(second, e2e_server, person)
+    for page in (first, second):
+        expect(page.locator("#waiting")).to_have_attribute("data-state", "pending")
+    first_uuid = approval_uuid(e2e_server, first.context)
+    second_uuid = approval_uuid(e2e_server, second.context)
+    assert first_uuid != second_uuid
+
+    approve_on_phone(phone, second_uuid, number_to_match(second))
+    second.wait_for_url(e2e_server.base_url + "/account")
+
+    # The other login is untouched: still waiting, on its own attempt.
+    first.wait_for_timeout(1000)
+    assert first.url == e2e_server.base_url + "/login/waiting"
+    expect(first.locator("#waiting")).to_have_attribute("data-state", "pending")
+    assert attempt_status(e2e_server, first_uuid) == "pending"
+    first.goto(e2e_server.base_url + "/account")
+    first.wait_for_url(e2e_server.base_url + "/login")
