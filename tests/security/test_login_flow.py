@@ -225,3 +225,59 @@ def test_deny_and_report_pauses_pushes_and_says_so_at_the_next_login(
 
     events = site.run(service_events)
     assert "push_reported" in events and "push_refused" in events
+
+
+def logged_in(site: Site, person: Person, client: httpx.Client) -> None:
+    log_in(site, person, client)
+    waiting = client.get("/login/waiting")
+    attempt = latest_attempt(site, person.user.id)
+    number = shown_number(waiting.text)
+    person.device.answer(attempt.approval_uuid, "approved", picked=number)
+    wait_for_status(site, attempt.id, "approved")
+    csrf = re.search(r'name="csrf-token" content="([^"]+)"', waiting.text)[1]
+    assert client.post("/login/complete", headers={"X-CSRF-Token": csrf}).is_success
+
+
+def test_the_account_page_shows_events_and_removes_a_phone(site: Site, people) -> None:
+    person = people()
+    with site.client() as client:
+        # A wrong password first: the person should see it.
+        headers = {"X-Forwarded-For": person.address}
+        csrf = csrf_from(client.get("/login", headers=headers).text)
+        client.post(
+            "/login",
+            data={"csrf_token": csrf, "email": person.user.email, "password": "nope"},
+            headers=headers,
+        )
+        logged_in(site, person, client)
+
+        page = client.get("/account").text
+        assert f'data-device-id="{person.device.device_id}"' in page
+        for line in (
+            "Wrong password",
+            "Push sent to your phone",
+            "Push approved",
+            "Logged in",
+            "Phone enrolled",
+        ):
+            assert line in page, line
+        assert person.address in page
+
+        csrf = csrf_from(page)
+        removed = client.post(
+            f"/account/devices/{person.device.device_id}/remove",
+            data={"csrf_token": csrf},
+            follow_redirects=False,
+        )
+        assert removed.status_code == 303
+        page = client.get("/account").text
+    assert f'data-device-id="{person.device.device_id}"' not in page
+    assert "Phone removed" in page
+    # The removed phone no longer answers.
+    with site.client() as client:
+        log_in(site, person, client)
+    attempt = latest_attempt(site, person.user.id)
+    assert (
+        attempt.approval_uuid is None
+        or person.device.answer(attempt.approval_uuid, "approved").status_code >= 400
+    )

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from pushgate.db.models import User
 from pushgate.logs import security_event
 from pushgate.runtime import Runtime, get_runtime
+from pushgate.security import account_view
 from pushgate.web import accounts, forms, passwords, recovery_codes, sessions
 from pushgate.web._http import checked_form, client_ip, redirect
 from pushgate.web.service_client import EnrollmentLink, ServiceError, service_client
@@ -114,7 +115,15 @@ async def account(request: Request) -> Response:
         status = await service_client(runtime).user_status(user.authy_id)
         enrolled = None if isinstance(status, ServiceError) else status.registered
     recovery = await recovery_codes.account_view(runtime, user, enrolled=bool(enrolled))
-    return _account_page(request, session, user, enrolled=enrolled, recovery=recovery)
+    security = await account_view.load(runtime, user)
+    return _account_page(
+        request,
+        session,
+        user,
+        enrolled=enrolled,
+        recovery=recovery,
+        security=security,
+    )
 
 
 @router.post("/account/enroll")
@@ -155,6 +164,7 @@ def _account_page(
     message: str | None = None,
     status_code: int = 200,
     recovery: recovery_codes.RecoveryView | None = None,
+    security: account_view.SecurityView | None = None,
 ) -> Response:
     return render(
         request,
@@ -166,6 +176,7 @@ def _account_page(
         message=message,
         status_code=status_code,
         recovery=recovery,
+        security=security,
     )
 
 

@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter
 
+from pushgate.security import account_view
 from pushgate.web import callback, codes, live_status, login, pages, recovery_codes
 
 router = APIRouter()
@@ -11,3 +12,4 @@ router.include_router(callback.router)
 router.include_router(live_status.router)
 router.include_router(codes.router)
 router.include_router(recovery_codes.router)
+router.include_router(account_view.router)

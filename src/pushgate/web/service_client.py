@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -140,6 +141,35 @@ class ServiceClient:
         return EnrollmentLink(
             url=enrollment["url"], expires_at=str(enrollment.get("expires_at", ""))
         )
+
+    async def devices(self, authy_id: int) -> list[dict[str, Any]] | ServiceError:
+        """The person's enrolled devices (``id``, ``name``, ``created_at`` ...)."""
+        path = f"/protected/json/users/{authy_id}/devices"
+        result = await self._call("GET", path)
+        if isinstance(result, ServiceError):
+            return result
+        found = result.get("devices")
+        if not isinstance(found, list):
+            return self._malformed(path)
+        return [device for device in found if isinstance(device, dict)]
+
+    async def remove_device(self, authy_id: int, device_id: str) -> ServiceError | None:
+        path = f"/protected/json/users/{authy_id}/devices/{quote(device_id, safe='')}"
+        result = await self._call("POST", path + "/remove", {})
+        return result if isinstance(result, ServiceError) else None
+
+    async def security_events(
+        self, authy_id: int
+    ) -> list[dict[str, Any]] | ServiceError:
+        """The service's audit trail for the person, newest first."""
+        path = f"/protected/json/users/{authy_id}/security_events"
+        result = await self._call("GET", path)
+        if isinstance(result, ServiceError):
+            return result
+        found = result.get("events")
+        if not isinstance(found, list):
+            return self._malformed(path)
+        return [event for event in found if isinstance(event, dict)]
 
     async def _call(
         self, method: str, path: str, body: dict[str, Any] | None = None
