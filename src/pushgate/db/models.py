@@ -14,6 +14,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -73,6 +74,13 @@ class LoginAttempt(Base):
     """
 
     __tablename__ = "login_attempts"
+    __table_args__ = (
+        # Expiry is computed from expires_at, never stored as a status.
+        CheckConstraint(
+            "status IN ('pending', 'approved', 'denied')",
+            name="ck_login_attempts_status",
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[int] = mapped_column(
