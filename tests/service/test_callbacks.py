@@ -89,6 +89,10 @@ def test_answer_is_delivered_signed_in_authy_shape(
         signature, nonce, "POST", receiver.url, body
     )
 
+    deadline = time.monotonic() + 10
+    while _deliveries(live_server, uuid)[0].outcome == "sending":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
     [delivery] = _deliveries(live_server, uuid)
     assert delivery.outcome == "delivered"
     assert delivery.status_code == 200

@@ -232,6 +232,7 @@ async def phone_start(request: Request, runtime: RuntimeDep) -> Response:
         return _error(400, "Enter the country code and phone number, digits only.")
     via = "call" if body.get("via") == "call" else "sms"
 
+    channel: Channel = "call" if via == "call" else "sms"
     async with runtime.sessions.begin() as session:
         known = bool(await _users_with_phone(session, phone))
         started = None
@@ -245,17 +246,17 @@ async def phone_start(request: Request, runtime: RuntimeDep) -> Response:
                 via=via,
                 code_length=6,
             )
+        if started is not None and started.code is not None:
+            await queue_message(
+                session,
+                runtime,
+                channel,
+                phone[0],
+                phone[1],
+                verification_text(channel, started.code),
+            )
     if started is not None and started.throttled:
         return _error(429, "Too many codes were sent to this number; wait 10 minutes.")
-    if started is not None and started.code is not None:
-        channel: Channel = "call" if via == "call" else "sms"
-        await queue_message(
-            runtime,
-            channel,
-            phone[0],
-            phone[1],
-            verification_text(channel, started.code),
-        )
     # The same answer whether or not the number is registered, so this page
     # cannot be used to find out who uses the service.
     return JSONResponse(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 
 import procrastinate
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from pushgate.jobs import current_runtime, tasks
 from pushgate.runtime import Runtime
@@ -40,12 +41,20 @@ def verification_text(channel: Channel, code: str) -> str:
 
 
 async def queue_message(
-    runtime: Runtime, channel: Channel, country_code: str, cellphone: str, text: str
+    session: AsyncSession,
+    runtime: Runtime,
+    channel: Channel,
+    country_code: str,
+    cellphone: str,
+    text: str,
 ) -> None:
+    """Queue a text or call in ``session``'s transaction (sent once committed)."""
     sealed = seal(runtime.settings.resolved_secret_key(), text)
-    await runtime.jobs.configure_task(TASK_NAME).defer_async(
-        channel=channel, to=e164(country_code, cellphone), sealed_text=sealed
-    )
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    await runtime.jobs.configure_task(
+        TASK_NAME, connection=raw.driver_connection
+    ).defer_async(channel=channel, to=e164(country_code, cellphone), sealed_text=sealed)
 
 
 @tasks.task(

@@ -65,6 +65,7 @@ async def verification_start(
     )
     assert code_length is not None
 
+    channel: Channel = "call" if via == "call" else "sms"
     async with runtime.sessions.begin() as session:
         started = await phone_verification.start(
             session,
@@ -75,6 +76,15 @@ async def verification_start(
             via=via,
             code_length=code_length,
         )
+        if started.code is not None:
+            await queue_message(
+                session,
+                runtime,
+                channel,
+                country_code,
+                cellphone,
+                verification_text(channel, started.code),
+            )
     if started.code is None:
         raise ApiError(
             429,
@@ -82,14 +92,6 @@ async def verification_start(
             "in 10 minutes.",
             TOO_MANY,
         )
-    channel: Channel = "call" if via == "call" else "sms"
-    await queue_message(
-        runtime,
-        channel,
-        country_code,
-        cellphone,
-        verification_text(channel, started.code),
-    )
     shown = masked_cellphone(country_code, cellphone)
     message = (
         f"Text message sent to {shown}."

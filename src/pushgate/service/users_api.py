@@ -41,20 +41,19 @@ async def create_user(
 
     async with runtime.sessions.begin() as session:
         user = await users.register(session, app.id, cleaned)
-        link = None
         if send_link and not await users.enrolled_devices(session, user.id):
             token, _ = await enrollments.create(session, user.id)
             link = enrollments.link(runtime.settings.resolved_public_url(), token)
+            await queue_message(
+                session,
+                runtime,
+                "sms",
+                cleaned.country_code,
+                cleaned.cellphone,
+                install_link_text(link),
+            )
         user_id = user.id
 
-    if link is not None:
-        await queue_message(
-            runtime,
-            "sms",
-            cleaned.country_code,
-            cleaned.cellphone,
-            install_link_text(link),
-        )
     return {
         "message": "User created successfully.",
         "user": {"id": user_id},
