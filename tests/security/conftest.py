@@ -66,10 +66,20 @@ from tests.service.conftest import (  # noqa: E402
     service_app,
 )
 
+# Headless Chromium (browser tests).
+from tests.support.browser import (  # noqa: E402
+    browser,
+    new_context,
+    page_errors,
+)
+
 __all__ = [
+    "browser",
     "enrolled",
     "make_app",
     "make_device",
+    "new_context",
+    "page_errors",
     "secure_server",
     "service_app",
     "sessions",
