@@ -261,7 +261,10 @@
             var final = result.data.status || status;
             item.setAttribute("data-state", final);
             text.textContent = final === "approved" ? "Approved" :
-              (result.data.flagged ? "Denied and reported" : "Denied");
+              report ? "Denied and reported. Pushes are paused for a while." :
+              result.data.flagged ? "Denied: that was not the number on the " +
+                "sign-in page. If you are not signing in, someone may know " +
+                "your password." : "Denied";
           } else {
             item.setAttribute("data-state", "refused");
             text.textContent = result.data.message || "The answer was refused.";
