@@ -252,6 +252,9 @@
     function answer(item, request, status, picked, report) {
       var buttons = item.querySelectorAll("button");
       buttons.forEach(function (button) { button.disabled = true; });
+      // The stream may drop the request before this answer's reply arrives;
+      // a state keeps the item (and its result) in view a moment longer.
+      item.setAttribute("data-state", "sending");
       signAnswer(request.uuid, status, request.device_id, picked, report)
         .then(function (body) {
           return post("/authenticator/api/answers", body);
