@@ -21,8 +21,8 @@ from pushgate.events.bus import EventBus
 from pushgate.events.memory import MemoryBus
 from pushgate.events.postgres import PostgresBus
 from pushgate.events.redis import RedisBus
+from tests.support.processes import REDIS_URL
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 BACKENDS = ["memory", "postgres", "redis"]
 #: The backends that listen on a server connection, which can be lost.
 LISTENING = ["postgres", "redis"]

@@ -28,8 +28,7 @@ from pushgate.events.postgres import APPLICATION_NAME
 from pushgate.service.apps import SITE_APP_NAME, signing_key
 from pushgate.settings import Settings
 from pushgate.web import sessions
-
-SECRET_KEY = "test-secret-key-" + "x" * 16
+from tests.support.processes import SECRET_KEY
 
 
 @dataclass
@@ -151,9 +150,12 @@ def callback_body(waiting: Waiting, status: str) -> dict[str, object]:
 class LiveStatus:
     """A browser's ``/authy/live_status`` stream, read by httpx-sse."""
 
-    def __init__(self, base_url: str, waiting: Waiting) -> None:
+    def __init__(
+        self, base_url: str, waiting: Waiting, last_event_id: str | None = None
+    ) -> None:
         self.base_url = base_url
         self.waiting = waiting
+        self.headers = {} if last_event_id is None else {"Last-Event-ID": last_event_id}
         self.statuses: list[str] = []
         self._opened = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -175,7 +177,10 @@ class LiveStatus:
     async def _read(self) -> None:
         async with (
             httpx.AsyncClient(
-                base_url=self.base_url, cookies=self.waiting.cookies, timeout=None
+                base_url=self.base_url,
+                cookies=self.waiting.cookies,
+                headers=self.headers,
+                timeout=None,
             ) as client,
             aconnect_sse(client, "GET", "/authy/live_status") as source,
         ):

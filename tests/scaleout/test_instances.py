@@ -14,10 +14,14 @@ import pytest
 
 from pushgate.app import prepare
 from pushgate.events.postgres import APPLICATION_NAME
-from tests.scaleout.conftest import REDIS_URL, pushgate_env, stream_app_process
 from tests.scaleout.remote_site import LiveStatus, RemoteSite, connections, until
 from tests.sse.conftest import RawClient
-from tests.support.processes import ServeProcess
+from tests.support.processes import (
+    REDIS_URL,
+    ServeProcess,
+    pushgate_env,
+    stream_app_process,
+)
 
 pytestmark = pytest.mark.scaleout
 
@@ -73,6 +77,13 @@ async def test_a_callback_to_one_instance_reaches_a_browser_on_another(
 
                 assert response.status_code == 200, response.text
                 assert await browser.final(timeout=5) == answer
+
+            # A browser that reconnects, to either instance, with or without
+            # Last-Event-ID, gets the current state at once.
+            for base_url, last_id in ((first.base_url, "1"), (second.base_url, None)):
+                async with LiveStatus(base_url, waiting, last_id) as again:
+                    assert await again.final(timeout=2) == answer
+                    assert again.statuses == [answer]
     finally:
         first.stop()
         second.stop()

@@ -25,6 +25,9 @@ import psycopg
 from tests.support.server import free_port
 
 ROOT = Path(__file__).parents[2]
+REDIS_URL = "redis://127.0.0.1:6379/0"
+#: The secret key every test server gets (tests.scaleout.remote_site signs with it).
+SECRET_KEY = "test-secret-key-" + "x" * 16
 
 
 class PrivatePostgres:
@@ -154,7 +157,7 @@ class ServeProcess:
             "PUSHGATE_HOST": "127.0.0.1",
             "PUSHGATE_PORT": str(self.port),
             "PUSHGATE_DATA_DIR": str(folder),
-            "PUSHGATE_SECRET_KEY": "test-secret-key-" + "x" * 16,
+            "PUSHGATE_SECRET_KEY": SECRET_KEY,
             "PUSHGATE_LOG_LEVEL": "INFO",
             **env,
         }
@@ -218,12 +221,27 @@ class ServeProcess:
             self.process.wait(5)
 
 
-@contextlib.contextmanager
-def serving(
-    env: Mapping[str, str], folder: Path, **options: object
-) -> Iterator[ServeProcess]:
-    server = ServeProcess(env, folder=folder, **options)  # type: ignore[arg-type]
-    try:
-        yield server.start()
-    finally:
-        server.stop()
+def pushgate_env(database_url: str, bus: str = "postgres") -> dict[str, str]:
+    return {
+        "PUSHGATE_DATABASE_URL": database_url,
+        "PUSHGATE_EVENT_BACKEND": bus,
+        "PUSHGATE_REDIS_URL": REDIS_URL,
+        "PUSHGATE_SECRET_KEY": SECRET_KEY,
+        # Answers come from the test, not from the job worker.
+        "PUSHGATE_RUN_WORKER": "false",
+    }
+
+
+def stream_app_process(env: dict[str, str], folder: Path) -> ServeProcess:
+    """The tiny stream app of tests/sse under uvicorn, as production runs it."""
+    port = free_port()
+    command = [
+        sys.executable, "-m", "uvicorn", "--factory",
+        "tests.sse.stream_app:create_from_environment",
+        "--host", "127.0.0.1", "--port", str(port),
+        "--loop", "uvloop", "--http", "httptools",
+        "--log-level", "warning", "--timeout-graceful-shutdown", "3",
+    ]  # fmt: skip
+    return ServeProcess(
+        {**env, "PYTHONPATH": str(ROOT)}, folder=folder, command=command, port=port
+    )
