@@ -84,6 +84,9 @@ def test_denying_on_the_phone_says_so_and_offers_the_next_step(
 ) -> None:
     person, page, phone = enrolled_person(new_context, e2e_server)
     log_out(page, e2e_server)
+    requests = Requests()
+    page.on("request", requests)
+    requests.recording = True
     log_in(page, e2e_server, person)
     expect(page.locator("#waiting")).to_have_attribute("data-state", "pending")
 
@@ -95,6 +98,9 @@ def test_denying_on_the_phone_says_so_and_offers_the_next_step(
     retry = modal.locator("[data-role=retry]")
     expect(retry).to_be_visible()
     assert page.url == e2e_server.base_url + "/login/waiting"
+    # The page closed its stream: past the reconnect delay it has not reopened.
+    page.wait_for_timeout(e2e_server.runtime.settings.sse_retry_ms + 1000)
+    assert requests.paths().count("/authy/live_status") == 1
 
     retry.click()
     page.wait_for_url(e2e_server.base_url + "/login")
