@@ -20,8 +20,6 @@ from pushgate.db.engine import create_engine, session_factory
 from pushgate.events.bus import EventBus
 from tests.support.processes import PrivatePostgres, private_postgres
 
-pytestmark = pytest.mark.faults
-
 
 @pytest.fixture(scope="module")
 def private_pg() -> Iterator[PrivatePostgres]:
