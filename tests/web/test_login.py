@@ -88,6 +88,24 @@ def test_a_user_without_an_enrolled_phone_is_told_so_and_offered_codes(site) -> 
     assert "No phone is enrolled to approve your logins" in response.text
 
 
+def test_a_right_password_renews_the_session_token(site) -> None:
+    user = make_user_with_password(site)
+    with site.client() as client:
+        csrf = csrf_from(client.get("/login").text)
+        before = client.cookies["pushgate_session"]
+        client.post(
+            "/login",
+            data={"csrf_token": csrf, "email": user.email, "password": PASSWORD},
+        )
+        after = client.cookies["pushgate_session"]
+
+    assert after != before
+    assert site.session_row(before) is None
+    renewed = site.session_row(after)
+    assert renewed.user_id is None
+    assert renewed.data["csrf"] != csrf
+
+
 def test_the_waiting_page_needs_a_waiting_login(site) -> None:
     token, _ = site.make_session()
     with site.client(token) as client:

@@ -8,6 +8,8 @@ unexpired, unused attempt that belongs to the same session.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter
 from sqlalchemy import update
 from starlette.requests import Request
@@ -102,6 +104,23 @@ async def login(request: Request) -> Response:
         await _count_failure(runtime, credentials.email, ip)
         return again(400, WRONG_CREDENTIALS)
 
+    # A new token as soon as the password is right: a cookie planted or copied
+    # before this point can neither follow this login nor finish it.
+    async with runtime.sessions.begin() as db:
+        session = await sessions.renew(db, runtime.settings, session)
+    response = await _second_factor(request, runtime, session, user, again)
+    sessions.apply_cookie(response, runtime.settings, session)
+    return response
+
+
+async def _second_factor(
+    request: Request,
+    runtime: Runtime,
+    session: SessionState,
+    user: User,
+    again: Callable[[int, str], Response],
+) -> Response:
+    """Send the push and wait for it, or go to the code form when none can go."""
     if user.authy_id is None:
         return again(409, NO_DEVICE)
     status = await service_client(runtime).user_status(user.authy_id)

@@ -164,6 +164,19 @@ async def rotate(
     return await start(db, settings, user_id=user_id)
 
 
+async def renew(
+    db: AsyncSession, settings: Settings, state: SessionState
+) -> SessionState:
+    """The same session under a new token and CSRF token, its data kept.
+
+    Done when the password proves who is logging in, so a token known to
+    anyone else before that moment is useless after it.
+    """
+    await end(db, state)
+    data = {key: value for key, value in state.data.items() if key != "csrf"}
+    return await start(db, settings, user_id=state.user_id, data=data)
+
+
 async def end(db: AsyncSession, state: SessionState) -> None:
     await db.execute(
         delete(WebSession).where(WebSession.token_hash == state.token_hash)
