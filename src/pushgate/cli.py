@@ -90,6 +90,10 @@ def _with_tls(settings: Settings, args: argparse.Namespace) -> Settings:
                 f"TLS file {path} does not exist; check --certfile/--keyfile "
                 "(or PUSHGATE_TLS_CERTFILE/PUSHGATE_TLS_KEYFILE)."
             )
+    if settings.serves_tls() and not settings.cookie_secure:
+        # Served over HTTPS only: cookies never need to travel in clear.
+        os.environ["PUSHGATE_COOKIE_SECURE"] = "true"
+        settings = settings.model_copy(update={"cookie_secure": True})
     return settings
 
 

@@ -101,6 +101,8 @@ def test_serve_over_https_with_hsts(admin_database_url: str, tmp_path: Path) -> 
                 time.sleep(0.2)
         assert response.status_code == 200
         assert response.headers["strict-transport-security"].startswith("max-age=")
+        login = httpx.get(f"https://127.0.0.1:{port}/login", verify=context, timeout=5)
+        assert "secure" in login.headers["set-cookie"].lower()
         assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
         # Plain HTTP on the same port is not served.
         try:

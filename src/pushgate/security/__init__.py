@@ -11,6 +11,7 @@ module              what it defends against
 ``push_limits``     prompt bombing: one pending push, a rate, report pauses
 ``push_guard``      the approval service applying push limits and numbers
 ``service_api``     devices and security events of a user, for the account page
+``account_view``    the account page's phones (removable) and recent events
 ``audit``           the trail of security events shown to the person
 ==================  ==========================================================
 """
