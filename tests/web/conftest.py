@@ -1,5 +1,5 @@
-"""Fixtures for the web app's tests: the shared live server and ways to set
-up users, sessions and login attempts directly in its database."""
+"""Fixtures for the web app's tests: a live server and ways to set up users,
+sessions and login attempts directly in its database."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from sqlalchemy import select
 from pushgate import clock, webhook_signature
 from pushgate.db.models import LoginAttempt, User, WebSession
 from pushgate.web import sessions
+from tests.conftest import create_database, drop_database, make_settings
 from tests.support.server import LiveServer
 
 PASSWORD = "correct horse battery"
@@ -191,5 +192,18 @@ def new_nonce() -> str:
 
 
 @pytest.fixture(scope="session")
-def site(live_server: LiveServer) -> Iterator[Site]:
-    yield Site(live_server)
+def site(
+    admin_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Site]:
+    """A server of the web app's own, on a database of its own.
+
+    Not the shared ``live_server``: these tests count on its streams being
+    open to new clients and on its state being theirs alone.
+    """
+    url = create_database(admin_database_url)
+    server = LiveServer(make_settings(tmp_path_factory.mktemp("web")), url).start()
+    try:
+        yield Site(server)
+    finally:
+        server.stop()
+        drop_database(admin_database_url, url)
