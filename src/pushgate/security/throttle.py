@@ -88,7 +88,12 @@ async def record_failure(
     now: datetime,
     limits: ThrottleLimits,
 ) -> int:
-    """Count a wrong password; returns the seconds the next try must wait."""
+    """Count a wrong password; returns the seconds the next try must wait.
+
+    Keys with nothing left to remember are dropped on the way, so the table
+    holds only recent guessing.
+    """
+    await prune(session, now, limits)
     keys: Sequence[tuple[str, int]] = (
         (account_key(email), limits.free_per_account),
         (address_key(address), limits.free_per_address),
