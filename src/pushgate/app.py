@@ -36,7 +36,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with _running(settings, database_url) as runtime:
             app.state.runtime = runtime
-            with ended_by_exit_signals():
+            with ended_by_exit_signals(runtime.streams):
                 yield
 
     app = FastAPI(

@@ -20,7 +20,6 @@ import logging
 import re
 import signal
 import threading
-import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from types import FrameType
@@ -88,6 +87,7 @@ def encode_event(
 
 #: Sent when nothing happened for a while, so proxies keep the stream open.
 HEARTBEAT = ServerSentEvent(comment="")
+_HEARTBEAT_BYTES = HEARTBEAT.encode()
 
 
 class StreamRegistry:
@@ -102,7 +102,6 @@ class StreamRegistry:
         self.closing = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ending: asyncio.Future[None] | None = None
-        _registries.add(self)
 
     def __len__(self) -> int:
         return self._open
@@ -135,23 +134,9 @@ def _set_done(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-_registries: weakref.WeakSet[StreamRegistry] = weakref.WeakSet()
-
-
-def end_all_streams() -> None:
-    """End the open streams of every application in this process.
-
-    For the server's signal handler: uvicorn waits for open connections
-    before it shuts the application down, and event streams never end by
-    themselves.
-    """
-    for registry in list(_registries):
-        registry.cancel_all()
-
-
 @contextlib.contextmanager
-def ended_by_exit_signals() -> Iterator[None]:
-    """End every open stream the moment SIGTERM or SIGINT arrives.
+def ended_by_exit_signals(registry: StreamRegistry) -> Iterator[None]:
+    """End the registry's open streams the moment SIGTERM or SIGINT arrives.
 
     uvicorn's own handler only asks the server to stop; the server then
     waits for open connections, which event streams never close by
@@ -165,7 +150,7 @@ def ended_by_exit_signals() -> Iterator[None]:
     previous = {sig: signal.getsignal(sig) for sig in _EXIT_SIGNALS}
 
     def handler(sig: int, frame: FrameType | None) -> None:
-        end_all_streams()
+        registry.cancel_all()
         prior = previous[signal.Signals(sig)]
         if callable(prior):
             prior(sig, frame)
@@ -254,7 +239,11 @@ class EventStream(Response):
     async def _race(
         self, receive: Receive, send: Send, ending: asyncio.Future[None]
     ) -> None:
-        await self._start(send)
+        try:
+            await self._start(send)
+        except _ClientStalled:
+            self._log_stalled()
+            return
         producer = asyncio.create_task(self._produce(send))
         heartbeat = asyncio.create_task(self._heartbeat(send))
         watcher = asyncio.create_task(_until_disconnect(receive))
@@ -272,11 +261,7 @@ class EventStream(Response):
         for task in (producer, heartbeat):
             error = _error(task)
             if isinstance(error, _ClientStalled):
-                logger.debug(
-                    "Dropped an event stream whose client read nothing for %g s",
-                    self._send_timeout,
-                )
-                # The server closes the connection of an unfinished response.
+                self._log_stalled()
                 return
             if error is not None:
                 raise error
@@ -286,19 +271,30 @@ class EventStream(Response):
             async with asyncio.timeout(min(self._send_timeout, 1.0)):
                 await send({"type": "http.response.body", "body": b""})
 
+    def _log_stalled(self) -> None:
+        # Returning with the response unfinished makes the server close the
+        # connection (uvicorn logs that it did).
+        logger.debug(
+            "Dropped an event stream whose client read nothing for %g s",
+            self._send_timeout,
+        )
+
     async def _start(self, send: Send) -> None:
         start = {
             "type": "http.response.start",
             "status": self.status_code,
             "headers": self.raw_headers,
         }
-        async with asyncio.timeout(self._send_timeout):
-            await send(start)
+        try:
+            async with asyncio.timeout(self._send_timeout):
+                await send(start)
+        except TimeoutError:
+            raise _ClientStalled from None
         if self._retry_ms is not None:
             await self._send_body(send, encode_event(retry_ms=self._retry_ms))
         else:
             # A first chunk right away tells the client the stream is open.
-            await self._send_body(send, HEARTBEAT.encode())
+            await self._send_body(send, _HEARTBEAT_BYTES)
 
     async def _produce(self, send: Send) -> None:
         async for event in self._events:
@@ -310,7 +306,7 @@ class EventStream(Response):
         while True:
             await asyncio.sleep(max(0.0, self._last_sent + interval - loop.time()))
             if loop.time() - self._last_sent >= interval:
-                await self._send_body(send, HEARTBEAT.encode())
+                await self._send_body(send, _HEARTBEAT_BYTES)
 
     async def _send_body(self, send: Send, body: bytes) -> None:
         # A client that stops reading fills its socket buffer and blocks

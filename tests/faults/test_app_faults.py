@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import create_database, drop_database, make_settings
+from tests.conftest import create_database, drop_database
 from tests.faults.conftest import eventually
 from tests.scaleout.remote_site import (
     LiveStatus,
@@ -215,29 +215,26 @@ async def test_sigterm_with_100_open_streams_on_a_bare_event_stream_app(
         server.stop()
 
 
-@pytest.fixture
-def thread_server(own_database: str, tmp_path: Path) -> Iterator[LiveServer]:
-    """The whole app in a thread of this process, to count its tasks."""
-    server = LiveServer(make_settings(tmp_path, run_worker=False), own_database)
-    yield server.start()
-    server.stop()
-
-
 async def test_200_streams_dropped_abruptly_leave_nothing_behind(
-    thread_server: LiveServer, remote_site: RemoteSite
+    live_server: LiveServer, database_url: str
 ) -> None:
+    # The run's in-thread server: its tasks can be counted on its own loop.
     async def count() -> tuple[int, int, int]:
-        runtime = thread_server.runtime
+        runtime = live_server.runtime
         return len(runtime.streams), len(runtime.bus.hub), len(asyncio.all_tasks())
 
     def server_side() -> tuple[int, int, int]:
-        return thread_server.call(count)
+        return live_server.call(count)
 
-    waitings = [await remote_site.make_waiting() for _ in range(200)]
+    site = RemoteSite(database_url)
+    try:
+        waitings = [await site.make_waiting() for _ in range(200)]
+    finally:
+        await site.close()
     await asyncio.sleep(0.2)
     baseline = await asyncio.to_thread(server_side)
 
-    clients = await open_raw_streams(thread_server.base_url, waitings)
+    clients = await open_raw_streams(live_server.base_url, waitings)
     opened = await asyncio.to_thread(server_side)
     assert opened[:2] == (baseline[0] + 200, baseline[1] + 200)
     for client in clients:

@@ -12,7 +12,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pushgate.app import prepare
 from pushgate.events.postgres import APPLICATION_NAME
 from tests.scaleout.remote_site import LiveStatus, RemoteSite, connections, until
 from tests.sse.conftest import RawClient
@@ -60,14 +59,12 @@ async def test_publish_on_one_process_wakes_a_stream_on_another(
 async def test_a_callback_to_one_instance_reaches_a_browser_on_another(
     bus: str, own_database: str, remote_site: RemoteSite, tmp_path: Path
 ) -> None:
-    # Set up once, as `serve --workers` does, so the two can start together.
-    await prepare(remote_site.settings, own_database)
-    first = ServeProcess(pushgate_env(own_database, bus), folder=tmp_path).launch()
-    second = ServeProcess(pushgate_env(own_database, bus), folder=tmp_path).launch()
+    # One after the other: the first creates the site's service application.
+    first = ServeProcess(pushgate_env(own_database, bus), folder=tmp_path)
+    second = ServeProcess(pushgate_env(own_database, bus), folder=tmp_path)
     try:
-        await asyncio.gather(
-            asyncio.to_thread(first.wait_ready), asyncio.to_thread(second.wait_ready)
-        )
+        await asyncio.to_thread(first.start)
+        await asyncio.to_thread(second.start)
         for answer in ("approved", "denied"):
             waiting = await remote_site.make_waiting()
             async with LiveStatus(second.base_url, waiting) as browser:

@@ -149,7 +149,7 @@ def create_from_environment() -> Starlette:
         bus = app.state.bus
         await bus.start()
         try:
-            with ended_by_exit_signals():
+            with ended_by_exit_signals(app.state.streams):
                 yield
         finally:
             await bus.stop()

@@ -213,6 +213,7 @@ async def test_shutdown_ends_every_stream_cleanly_and_refuses_new_ones() -> None
 
 async def test_sigterm_ends_streams_and_then_calls_the_servers_own_handler() -> None:
     app = create_stream_app()
+    other_app = StreamRegistry()
     received: list[int] = []
     previous = signal.signal(signal.SIGTERM, lambda sig, frame: received.append(sig))
     try:
@@ -221,7 +222,7 @@ async def test_sigterm_ends_streams_and_then_calls_the_servers_own_handler() -> 
             await client.body_until(b"data: 0\n\n")
             # uvicorn's handler is in place while it serves: chain after it.
             server_handler = signal.getsignal(signal.SIGTERM)
-            with ended_by_exit_signals():
+            with ended_by_exit_signals(app.state.streams):
                 os.kill(os.getpid(), signal.SIGTERM)
 
                 assert await client.chunk(timeout=2) == b""
@@ -232,6 +233,8 @@ async def test_sigterm_ends_streams_and_then_calls_the_servers_own_handler() -> 
     # uvicorn saw the signal too, and re-raised it to the original handler
     # once it had stopped.
     assert received == [signal.SIGTERM]
+    # Only the streams of the app that chained the handler were ended.
+    assert not other_app.closing
 
 
 async def test_an_error_in_the_events_is_not_swallowed() -> None:
