@@ -15,24 +15,48 @@ class Subscription:
     slow reader never builds a backlog.
     """
 
-    __slots__ = ("_changed", "_hub", "topic")
+    # A flag and one future made only while waiting: a waiting stream holds
+    # a few hundred bytes here instead of an Event with its deque and a
+    # timeout context, which adds up over ten thousand open streams.
+    __slots__ = ("_changed", "_hub", "_waiter", "topic")
 
     def __init__(self, hub: Hub, topic: str) -> None:
         self.topic = topic
         self._hub = hub
-        self._changed = asyncio.Event()
+        self._changed = False
+        self._waiter: asyncio.Future[None] | None = None
 
     def signal(self) -> None:
-        self._changed.set()
+        self._changed = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def wait(self, timeout: float | None = None) -> bool:
-        """Wait until the topic changes; ``False`` if ``timeout`` passed first."""
-        try:
-            async with asyncio.timeout(timeout):
-                await self._changed.wait()
-        except TimeoutError:
-            return False
-        self._changed.clear()
+        """Wait until the topic changes; ``False`` if ``timeout`` passed first.
+
+        One task waits on a subscription at a time.
+        """
+        if not self._changed:
+            if self._waiter is not None:
+                raise RuntimeError(
+                    f"Subscription to {self.topic!r} is already being waited "
+                    "on; subscribe once per waiting task."
+                )
+            loop = asyncio.get_running_loop()
+            waiter = self._waiter = loop.create_future()
+            timer = None
+            if timeout is not None:
+                timer = loop.call_later(max(timeout, 0.0), _wake, waiter)
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+                if timer is not None:
+                    timer.cancel()
+            if not self._changed:
+                return False
+        self._changed = False
         return True
 
     def close(self) -> None:
@@ -43,6 +67,11 @@ class Subscription:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 class Hub:
