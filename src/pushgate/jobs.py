@@ -25,6 +25,7 @@ _bound: ContextVar[Runtime | None] = ContextVar("pushgate_runtime", default=None
 
 def create_job_app(database_url: str) -> procrastinate.App:
     # Importing the modules that define tasks registers them on the blueprint.
+    import pushgate.housekeeping
     import pushgate.service.callbacks
     import pushgate.service.messages  # noqa: F401
 
