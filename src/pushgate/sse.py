@@ -98,35 +98,40 @@ class StreamRegistry:
     """
 
     def __init__(self) -> None:
-        self._open = 0
         self.closing = False
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._ending: asyncio.Future[None] | None = None
+        # A future per open stream rather than one they all share: a stream
+        # that ends drops its own in O(1), while taking a wait callback off a
+        # shared future scans the callbacks of every open stream (ten
+        # thousand of them, each time one of them ends).
+        self._endings: set[asyncio.Future[None]] = set()
 
     def __len__(self) -> int:
-        return self._open
+        return len(self._endings)
 
     def cancel_all(self) -> None:
         """End every open stream cleanly and refuse new ones (at shutdown)."""
         self.closing = True
-        loop, ending = self._loop, self._ending
-        if loop is None or ending is None or loop.is_closed():
+        loop = self._loop
+        if loop is None or loop.is_closed():
             return
-        loop.call_soon_threadsafe(_set_done, ending)
+        loop.call_soon_threadsafe(self._end_all)
+
+    def _end_all(self) -> None:
+        for ending in list(self._endings):
+            _set_done(ending)
 
     @contextlib.contextmanager
     def _opened(self) -> Iterator[asyncio.Future[None]]:
-        loop = asyncio.get_running_loop()
-        if self._ending is None or self._loop is not loop:
-            self._loop = loop
-            self._ending = loop.create_future()
-            if self.closing:
-                self._ending.set_result(None)
-        self._open += 1
+        loop = self._loop = asyncio.get_running_loop()
+        ending: asyncio.Future[None] = loop.create_future()
+        if self.closing:
+            ending.set_result(None)
+        self._endings.add(ending)
         try:
-            yield self._ending
+            yield ending
         finally:
-            self._open -= 1
+            self._endings.discard(ending)
 
 
 def _set_done(future: asyncio.Future[None]) -> None:
