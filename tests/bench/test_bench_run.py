@@ -35,6 +35,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict:
         f"--approvals={APPROVALS}",
         f"--baseline-approvals={BASELINE_APPROVALS}",
         "--clients=1",
+        "--replace",
         "--idle-seconds=1",
         f"--json={path}",
     ]

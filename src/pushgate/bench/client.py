@@ -9,6 +9,8 @@ lines, commands on standard input and reports on standard output:
     send signed approval callbacks for its own waiters at a steady rate and
     time each one until the waiter sees the result; a waiter that finished is
     replaced by a fresh one, so the number waiting stays the same;
+``poll``
+    let the pollers opened so far start polling;
 ``trim``
     close all but the first few waiters;
 ``reset``
@@ -62,6 +64,9 @@ class Approvals:
     """Figures of one approval run."""
 
     latencies_ms: list[float] = field(default_factory=list)
+    #: When each delivered approval's callback left, in seconds from the start.
+    sent_offsets_s: list[float] = field(default_factory=list)
+    started_perf: float = 0.0
     callback_ms: list[float] = field(default_factory=list)
     #: How late each callback left against its schedule (a busy client).
     send_lag_ms: list[float] = field(default_factory=list)
@@ -91,6 +96,7 @@ class Client:
         self.mode = "stream"
         self.path = ""
         self.poll_interval = 2.0
+        self.polling = False
         self.waiters: list[Waiter] = []
         self.spares: collections.deque[Waiter] = collections.deque()
         self.ready: collections.deque[Waiter] = collections.deque()
@@ -186,9 +192,25 @@ class Client:
         waiter.open = True
         self.open_count += 1
         self._make_ready(waiter)
+        if self.polling:
+            self._start_polling(waiter)
+        return True
+
+    def _start_polling(self, waiter: Waiter) -> None:
         # Browsers that started waiting at different moments poll out of step.
         self._loop.call_later(random.uniform(0, self.poll_interval), self._poll, waiter)
-        return True
+
+    def start_polling(self) -> dict[str, Any]:
+        """Let every open poller start; the ones opened from now on start at once.
+
+        Opening ten thousand pages that already poll would measure opening
+        against a server busy with polls; they start together instead.
+        """
+        self.polling = True
+        for waiter in self.waiters:
+            if waiter.open and waiter.poller is not None:
+                self._start_polling(waiter)
+        return {"open": self.open_count}
 
     def _open_failed(self, waiter: Waiter, reason: str) -> bool:
         self.failed_opens += 1
@@ -227,6 +249,9 @@ class Client:
         waiter.received_at = now
         waiter.finished = True
         self.approvals.latencies_ms.append((now - waiter.sent_at) * 1000)
+        self.approvals.sent_offsets_s.append(
+            waiter.sent_at - self.approvals.started_perf
+        )
         self.approvals.outstanding.discard(waiter.uuid)
         self._finish(waiter)
 
@@ -306,7 +331,9 @@ class Client:
         self.polls = 0
         self.poll_ms = []
         progress = self._start(self._report_progress("approving"))
-        approvals.started = start = self._loop.time() + float(command.get("delay", 0))
+        delay = float(command.get("delay", 0))
+        approvals.started = start = self._loop.time() + delay
+        approvals.started_perf = time.perf_counter() + delay
         try:
             for number in range(count):
                 pause = start + number / rate - self._loop.time()
@@ -331,6 +358,7 @@ class Client:
             "lost": len(approvals.outstanding),
             "late": sum(1 for ms in approvals.latencies_ms if ms > late_after_ms),
             "latencies_ms": approvals.latencies_ms,
+            "sent_offsets_s": approvals.sent_offsets_s,
             "callback_ms": approvals.callback_ms,
             "send_lag_ms": approvals.send_lag_ms,
             "polls": self.polls,
@@ -451,6 +479,8 @@ class Client:
             return await self.open(command)
         if op == "approve":
             return await self.approve(command)
+        if op == "poll":
+            return self.start_polling()
         if op == "trim":
             return self.trim(int(command["keep"]))
         if op == "reset":
@@ -471,6 +501,7 @@ class Client:
 
     def reset(self) -> dict[str, Any]:
         self._replacing = False
+        self.polling = False
         for waiter in self.waiters:
             waiter.finished = True
             self._finish(waiter)

@@ -34,6 +34,27 @@ def summarize(values: Sequence[float]) -> dict[str, float | int | None]:
     }
 
 
+def by_second(
+    offsets_s: Sequence[float], latencies_ms: Sequence[float]
+) -> list[dict[str, float | int | None]]:
+    """Count, p50 and max latency of the approvals sent in each second."""
+    buckets: dict[int, list[float]] = {}
+    for offset, latency in zip(offsets_s, latencies_ms, strict=True):
+        buckets.setdefault(max(0, int(offset)), []).append(latency)
+    rows: list[dict[str, float | int | None]] = []
+    for second in sorted(buckets):
+        ordered = sorted(buckets[second])
+        rows.append(
+            {
+                "second": second,
+                "count": len(ordered),
+                "p50": percentile(ordered, 50),
+                "max": ordered[-1],
+            }
+        )
+    return rows
+
+
 def targets(result: dict[str, Any]) -> list[tuple[str, bool, str]]:
     """The real-time design's targets as ``(target, met, measured)``."""
     latency = result["latency_ms"]
