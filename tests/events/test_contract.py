@@ -145,13 +145,6 @@ async def test_status_names_the_backend(bus: EventBus, bus_kind: str) -> None:
     assert status["ready"] is True
 
 
-@pytest.fixture
-def listening_kind(bus_kind: str) -> str:
-    if bus_kind not in LISTENING:
-        pytest.skip(f"the {bus_kind} bus has no connection to lose")
-    return bus_kind
-
-
 async def wait_until(condition: object, timeout: float = 5.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not condition():  # type: ignore[operator]
@@ -160,8 +153,8 @@ async def wait_until(condition: object, timeout: float = 5.0) -> None:
         await asyncio.sleep(0.01)
 
 
+@pytest.mark.parametrize("bus_kind", LISTENING)
 async def test_lost_connection_wakes_every_waiter_to_resync(
-    listening_kind: str,
     bus: EventBus,
     database_url: str,
     caplog: pytest.LogCaptureFixture,
@@ -184,8 +177,9 @@ async def test_lost_connection_wakes_every_waiter_to_resync(
     assert len(back) == 1 and back[0].levelno == logging.INFO
 
 
+@pytest.mark.parametrize("bus_kind", LISTENING)
 async def test_messages_flow_again_after_a_lost_connection(
-    listening_kind: str, make_bus: MakeBus, database_url: str
+    make_bus: MakeBus, database_url: str
 ) -> None:
     publisher, listener = await make_bus(), await make_bus()
     topic = new_topic()
@@ -200,8 +194,8 @@ async def test_messages_flow_again_after_a_lost_connection(
     assert listener.status()["losses"] == 1
 
 
+@pytest.mark.parametrize("bus_kind", LISTENING)
 async def test_a_change_committed_while_disconnected_is_not_lost(
-    listening_kind: str,
     make_bus: MakeBus,
     database_url: str,
     sessions: async_sessionmaker[AsyncSession],
