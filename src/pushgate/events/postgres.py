@@ -44,8 +44,8 @@ class PostgresBus(ListeningBus):
         self._engine = engine
         self._conninfo = libpq_url(database_url)
         parsed = make_url(database_url)
-        self._server = f"{parsed.host or 'local socket'}:{parsed.port or 5432}"
-        self._server += f"/{parsed.database}"
+        where = f"{parsed.host}:{parsed.port or 5432}" if parsed.host else "socket"
+        self._server = f"{where}/{parsed.database}"
         self._connection: psycopg.AsyncConnection[object] | None = None
 
     @property
