@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pushgate import clock
@@ -24,6 +24,7 @@ logger = logging.getLogger("pushgate")
 
 #: The name of the application that ``serve`` creates for its own web app.
 SITE_APP_NAME = "pushgate web"
+_SITE_APP_LOCK = text("SELECT pg_advisory_xact_lock(hashtext('pushgate:site-app'))")
 
 
 async def create_application(
@@ -68,8 +69,12 @@ async def ensure_site_application(runtime: Runtime) -> str:
     secret = settings.resolved_secret_key()
     callback_url = settings.resolved_public_url() + "/authy/callback"
     async with runtime.sessions.begin() as session:
+        # Row locks cannot guard a row that does not exist yet: instances
+        # starting together on a fresh database take turns on this lock, so
+        # only the first creates the application and the rest reuse its key.
+        await session.execute(_SITE_APP_LOCK)
         app = await session.scalar(
-            select(ServiceApp).where(ServiceApp.name == SITE_APP_NAME).with_for_update()
+            select(ServiceApp).where(ServiceApp.name == SITE_APP_NAME)
         )
         if app is None:
             app, api_key = await create_application(
