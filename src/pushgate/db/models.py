@@ -41,6 +41,7 @@ class Base(DeclarativeBase):
 
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = (Index("ix_users_phone", "country_code", "phone"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
@@ -48,7 +49,9 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(Text)
     country_code: Mapped[str] = mapped_column(String(4))
     phone: Mapped[str] = mapped_column(String(20))
-    authy_id: Mapped[int | None] = mapped_column(BigInteger)
+    #: The person's user at the approval service: never shared by two accounts,
+    #: since whoever holds it approves its logins.
+    authy_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     created_at: Mapped[datetime]
 
 

@@ -20,7 +20,7 @@ PASSWORD_MIN = 10
 PASSWORD_MAX = 1024
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
-_COUNTRY_CODE = re.compile(r"^\+?([0-9]{1,4})$")
+_COUNTRY_CODE = re.compile(r"^(?:\+|00)?([0-9]{1,4})$")
 _PHONE_PUNCTUATION = re.compile(r"[\s\-.()]")
 _PHONE = re.compile(r"^[0-9]{6,15}$")
 
@@ -99,8 +99,11 @@ def check_password(password: str) -> str | None:
 
 
 def normalize_country_code(value: str) -> str | None:
+    """``+44``, ``44`` and ``0044`` are all ``44``; ``None`` when no code."""
     match = _COUNTRY_CODE.match(value)
-    return match.group(1) if match else None
+    if match is None or int(match.group(1)) == 0:
+        return None
+    return str(int(match.group(1)))
 
 
 def check_country_code(value: str) -> str | None:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import segno
 from fastapi import APIRouter
 from markupsafe import Markup
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -23,6 +24,10 @@ from pushgate.web.templating import render
 router = APIRouter(include_in_schema=False)
 
 _EMAIL_TAKEN = "An account with {email} already exists; log in instead."
+_PHONE_TAKEN = (
+    "This phone number belongs to another account; log in to that account, or "
+    "use a different number."
+)
 
 
 @router.get("/")
@@ -70,14 +75,20 @@ async def signup(request: Request) -> Response:
             status_code=status_code,
         )
 
+    def refused(taken: accounts.Taken) -> Response:
+        if taken == "email":
+            parsed.errors["email"] = _EMAIL_TAKEN.format(email=parsed.echo["email"])
+        else:
+            parsed.errors["phone"] = _PHONE_TAKEN
+        return again(400)
+
     signup = parsed.value
     if signup is None:
         return again(400)
     async with runtime.sessions() as db:
-        taken = await accounts.by_email(db, signup.email) is not None
-    if taken:
-        parsed.errors["email"] = _EMAIL_TAKEN.format(email=signup.email)
-        return again(400)
+        taken = await _taken(db, signup)
+    if taken is not None:
+        return refused(taken)
 
     authy_id = await service_client(runtime).register_user(
         signup.email, signup.country_code, signup.phone
@@ -85,13 +96,19 @@ async def signup(request: Request) -> Response:
     if isinstance(authy_id, ServiceError):
         parsed.errors.update(authy_id.field_errors)
         return again(400 if authy_id.field_errors else 502, authy_id.message)
+    # The service may write numbers differently from the site (or match more
+    # ways of writing one): its user id is what must not be shared.
+    async with runtime.sessions() as db:
+        shared = await accounts.service_user_in_use(db, authy_id)
+    if shared:
+        security_event("signup.phone_in_use", ip=client_ip(request))
+        return refused("phone")
 
     password_hash = await passwords.hash_password(signup.password)
     async with runtime.sessions.begin() as db:
         user = await accounts.create(db, signup, password_hash, authy_id)
-        if user is None:
-            parsed.errors["email"] = _EMAIL_TAKEN.format(email=signup.email)
-            return again(400)
+        if not isinstance(user, User):
+            return refused(user)
         # Signing up signs in: a new session, so no earlier token carries over.
         new_session = await sessions.rotate(db, settings, session, user.id)
 
@@ -99,6 +116,15 @@ async def signup(request: Request) -> Response:
     response = redirect("/account")
     sessions.apply_cookie(response, settings, new_session)
     return response
+
+
+async def _taken(db: AsyncSession, signup: forms.Signup) -> accounts.Taken | None:
+    """What of the sign-up another account already has, checked by the site."""
+    if await accounts.by_email(db, signup.email) is not None:
+        return "email"
+    if await accounts.phone_in_use(db, signup.country_code, signup.phone):
+        return "phone"
+    return None
 
 
 @router.get("/account")
