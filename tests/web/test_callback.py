@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select, update
 
 from pushgate import clock, webhook_signature
@@ -93,11 +94,12 @@ def test_a_malformed_body_gets_400_with_a_message(site) -> None:
         )
         a_list = client.post("/authy/callback", json=["approved"])
 
-    for response in (not_json, a_list):
-        assert response.status_code == 400
-        assert response.json()["message"] == (
-            "The callback body must be a JSON object of at most 64 KB."
-        )
+    assert not_json.status_code == 400
+    assert not_json.json()["message"] == (
+        "The body is not valid JSON; send a JSON object."
+    )
+    assert a_list.status_code == 400
+    assert a_list.json()["message"] == "The request body must be a JSON object."
 
 
 def test_a_signed_body_without_a_usable_answer_gets_400(site) -> None:
@@ -116,6 +118,14 @@ def test_a_signed_body_without_a_usable_answer_gets_400(site) -> None:
     )
     assert odd_user.status_code == 400
     assert site.attempt(waiting.attempt_id).status == "pending"
+
+
+@pytest.mark.parametrize("uuid", ["\x00", "abc\x00def", "with space", "ü" * 8])
+def test_a_signed_uuid_with_control_or_odd_characters_gets_400(site, uuid) -> None:
+    waiting = site.make_waiting()
+    response = site.post_callback({**site.callback_body(waiting), "uuid": uuid})
+    assert response.status_code == 400
+    assert "uuid" in response.json()["message"]
 
 
 def test_a_repeated_nonce_is_refused(site) -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from pushgate.runtime import Runtime
 from pushgate.security.proxy import request_view
 from pushgate.web import csrf, sessions
+from pushgate.web.forms import FormInput, read_form
 from pushgate.web.sessions import SessionState
 
 
@@ -24,9 +24,14 @@ def redirect(url: str) -> RedirectResponse:
 
 async def checked_form(
     request: Request, runtime: Runtime
-) -> tuple[FormData, SessionState] | Response:
-    """The posted form and its session, or the refusal when CSRF fails."""
-    form = await request.form()
+) -> tuple[FormInput, SessionState] | Response:
+    """The posted form and its session, or the refusal when CSRF fails.
+
+    Every form of the site is read here, so none of its fields can carry a
+    control character further (see :func:`pushgate.web.forms.read_form`).
+    """
+    async with request.form() as posted:
+        form = read_form(posted)
     async with runtime.sessions() as db:
         session = await sessions.load(db, request)
     if session is None or not csrf.valid(session, form.get(csrf.FIELD_NAME)):

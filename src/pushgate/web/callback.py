@@ -12,8 +12,8 @@ committed.
 
 from __future__ import annotations
 
-import json
 import logging
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -21,7 +21,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from pushgate import clock, webhook_signature
+from pushgate import clock, safe_json, webhook_signature
 from pushgate.logs import security_event
 from pushgate.runtime import Runtime, get_runtime
 from pushgate.security.nonces import NonceOutcome, claim_nonce
@@ -32,6 +32,7 @@ logger = logging.getLogger("pushgate")
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_NONCE_LENGTH = 128
+_UUID = re.compile(r"[\x21-\x7e]{1,64}")
 
 _REFUSED = {
     "unknown": (
@@ -61,20 +62,11 @@ def _message(status_code: int, message: str) -> JSONResponse:
     return JSONResponse({"success": False, "message": message}, status_code=status_code)
 
 
-def _parse(raw: bytes) -> dict[str, Any] | None:
-    if len(raw) > MAX_BODY_BYTES:
-        return None
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return body if isinstance(body, dict) else None
-
-
 def _answer_problem(body: dict[str, Any]) -> str | None:
     """What is wrong with a signed body's fields, in one sentence, or ``None``."""
     request_uuid = body.get("uuid")
-    if not isinstance(request_uuid, str) or not 0 < len(request_uuid) <= 64:
+    # Visible ASCII only: a NUL, for one, could not even be looked up.
+    if not isinstance(request_uuid, str) or not _UUID.fullmatch(request_uuid):
         return "The callback's uuid must be the approval request's uuid as a string."
     status = body.get("status")
     if status not in attempts.ANSWERS:
@@ -90,11 +82,10 @@ def _answer_problem(body: dict[str, Any]) -> str | None:
 @router.post("/authy/callback")
 async def authy_callback(request: Request) -> JSONResponse:
     runtime = get_runtime(request)
-    body = _parse(await request.body())
-    if body is None:
-        return _message(
-            400, "The callback body must be a JSON object of at most 64 KB."
-        )
+    # Size, nesting and text are checked before anything else reads the body.
+    body = await safe_json.read_object(request, MAX_BODY_BYTES)
+    if isinstance(body, safe_json.BodyRefusal):
+        return _message(body.status_code, body.message)
 
     signature = request.headers.get("X-Authy-Signature", "")
     nonce = request.headers.get("X-Authy-Signature-Nonce", "")

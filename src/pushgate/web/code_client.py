@@ -9,17 +9,25 @@ the login page can say exactly what went wrong.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import httpx
 
 from pushgate.runtime import Runtime
-from pushgate.web.service_client import UNREACHABLE, ServiceClient, ServiceError
+from pushgate.web.service_client import (
+    UNREACHABLE,
+    ServiceClient,
+    ServiceError,
+    failure_message,
+)
 
 logger = logging.getLogger("pushgate")
 
 Via = Literal["sms", "call"]
+
+_CODE = re.compile(r"[0-9]{6,12}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +64,9 @@ class CodeClient(ServiceClient):
     async def check_code(
         self, authy_id: int, code: str, *, action: str
     ) -> CodeCheck | ServiceError:
+        if not _CODE.fullmatch(code):
+            # Never put anything but a code into the path; the form checks too.
+            return CodeCheck(accepted=False, reason="invalid")
         path = f"/protected/json/verify/{code}/{authy_id}"
         answer = await self._get_json(path, {"force": "true", "action": action})
         if isinstance(answer, ServiceError):
@@ -95,7 +106,9 @@ class CodeClient(ServiceClient):
         except ValueError:
             payload = None
         if not isinstance(payload, dict):
-            return ServiceError(UNREACHABLE, status_code=response.status_code)
+            return ServiceError(
+                failure_message(response.status_code), status_code=response.status_code
+            )
         return response.status_code, payload
 
 
@@ -108,7 +121,7 @@ def _refused(payload: dict[str, Any], status: int, path: str) -> ServiceError:
         payload.get("error_code", "none"),
     )
     message = payload.get("message")
-    text = message if isinstance(message, str) and message else UNREACHABLE
+    text = message if isinstance(message, str) and message else failure_message(status)
     if not text.endswith((".", "!", "?")):
         text += "."
     return ServiceError(text, status_code=status)

@@ -58,6 +58,12 @@ _WRONG_FORMAT = (
     "Enter the 7-digit code we texted or called, the 6-digit code from your "
     "authenticator, or a recovery code such as abcde-fghjk."
 )
+_OTHER_DIGITS = (
+    "Type the code with the digits 0-9 only; your keyboard wrote other digits."
+)
+#: A code we text or call (7 digits) or an authenticator's (6); ASCII digits
+#: only, never ``\d``, which matches the digits of every script.
+_SERVICE_CODE = re.compile(r"[0-9]{6,8}")
 _CLOSED = {
     "used": "This login was already finished; log in again if you were signed out.",
     "old": "This login is too old to finish with a code; log in again.",
@@ -138,6 +144,7 @@ def _page(
     login: _CodeLogin,
     *,
     notice: dict[str, Any] | None = None,
+    code_problem: str | None = None,
     status_code: int = 200,
 ) -> Response:
     now = clock.now()
@@ -149,6 +156,7 @@ def _page(
         "web/code.html",
         session=login.session,
         notice=notice,
+        errors={"code": code_problem} if code_problem else {},
         closed=closed is not None,
         why=_why_a_code(login.attempt, now),
         can_send=login.user.authy_id is not None,
@@ -276,13 +284,21 @@ async def enter_code(request: Request) -> Response:
     if _closed(login, clock.now()) is not None:
         return _page(request, login, status_code=409)
 
-    typed = form.get("code")
-    code = re.sub(r"[\s-]", "", typed) if isinstance(typed, str) else ""
-    if re.fullmatch(r"\d{6,8}", code):
+    code = re.sub(r"[\s-]", "", form.get("code"))
+    if _SERVICE_CODE.fullmatch(code):
         return await _with_service_code(request, runtime, login, code)
     if recovery_codes.looks_like_code(code.lower()):
         return await _with_recovery_code(request, runtime, login, code)
-    return _page(request, login, notice=_error(_WRONG_FORMAT), status_code=400)
+    problem = form.problems.get("code") or _format_problem(code)
+    return _page(request, login, code_problem=problem, status_code=400)
+
+
+def _format_problem(code: str) -> str:
+    if code.isdigit():
+        # Digits of other scripts (str.isdigit() says yes to ١٢٣ too): the
+        # codes we send and the authenticator shows use 0-9 only.
+        return _OTHER_DIGITS
+    return _WRONG_FORMAT
 
 
 async def _with_service_code(

@@ -1,5 +1,11 @@
 """Reading and checking the site's forms.
 
+Every posted form is read once, by :func:`read_form`, into a
+:class:`FormInput`: one text value per field, and a problem for each field
+holding a control character (a NUL byte above all, which PostgreSQL cannot
+store and no name, address, password or code contains). Such a field reads as
+empty, so its value reaches nothing, and its problem is shown beside it.
+
 Each parser returns the cleaned values or, per field, one sentence saying
 what is wrong and how to fix it, shown beside that field. Passwords are
 never echoed back into a form.
@@ -8,7 +14,7 @@ never echoed back into a form.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -23,6 +29,8 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 _COUNTRY_CODE = re.compile(r"^(?:\+|00)?([0-9]{1,4})$")
 _PHONE_PUNCTUATION = re.compile(r"[\s\-.()]")
 _PHONE = re.compile(r"^[0-9]{6,15}$")
+#: C0 and C1 control characters and DEL.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,15 +64,59 @@ class Parsed(Generic[T]):
     echo: dict[str, str] = field(default_factory=dict)
 
 
-def _text(form: Mapping[str, object], name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
+@dataclass(frozen=True, slots=True, repr=False)
+class FormInput:
+    """A posted form: one text value per field, and the fields refused as read."""
+
+    fields: dict[str, str] = field(default_factory=dict)
+    #: A sentence per field that held a control character (its value is "").
+    problems: dict[str, str] = field(default_factory=dict)
+
+    def get(self, name: str) -> str:
+        return self.fields.get(name, "")
+
+    def __repr__(self) -> str:
+        # Fields hold passwords and codes: name them, never show them.
+        return f"FormInput(fields={sorted(self.fields)!r})"
 
 
-def _password(form: Mapping[str, object]) -> str:
+def read_form(form: Mapping[str, object]) -> FormInput:
+    """The form's fields as text, refusing control characters in any of them.
+
+    A field sent twice counts once, by its last value; a file is not text and
+    reads as empty. Whitespace around a value (a pasted tab or line break) is
+    not refused: the parsers strip it where it does not belong.
+    """
+    fields: dict[str, str] = {}
+    problems: dict[str, str] = {}
+    for name, raw in form.items():
+        value = raw if isinstance(raw, str) else ""
+        found = _CONTROL.search(value.strip())
+        if found is not None:
+            problems[name] = _control_problem(found.group())
+            value = ""
+        fields[name] = value
+    return FormInput(fields=fields, problems=problems)
+
+
+def _control_problem(character: str) -> str:
+    return (
+        f"This holds the invisible control character U+{ord(character):04X}, "
+        "which cannot be part of it; type it again without it."
+    )
+
+
+def _as_input(form: FormInput | Mapping[str, object]) -> FormInput:
+    return form if isinstance(form, FormInput) else read_form(form)
+
+
+def _text(form: FormInput, name: str) -> str:
+    return form.get(name).strip()
+
+
+def _password(form: FormInput) -> str:
     # Spaces can be part of a password, so it is not stripped.
-    value = form.get("password")
-    return value if isinstance(value, str) else ""
+    return form.get("password")
 
 
 def check_name(name: str) -> str | None:
@@ -132,7 +184,8 @@ def check_phone(value: str) -> str | None:
     return None
 
 
-def parse_signup(form: Mapping[str, object]) -> Parsed[Signup]:
+def parse_signup(form: FormInput | Mapping[str, object]) -> Parsed[Signup]:
+    form = _as_input(form)
     name = _text(form, "name")
     email = _text(form, "email").lower()
     password = _password(form)
@@ -148,6 +201,7 @@ def parse_signup(form: Mapping[str, object]) -> Parsed[Signup]:
         "phone": check_phone(phone),
     }
     errors = {key: message for key, message in checks.items() if message}
+    errors.update(_refused_as_read(form, checks))
     if errors:
         return Parsed(value=None, errors=errors, echo=echo)
 
@@ -161,7 +215,8 @@ def parse_signup(form: Mapping[str, object]) -> Parsed[Signup]:
     return Parsed(value=value, echo=echo)
 
 
-def parse_login(form: Mapping[str, object]) -> Parsed[Login]:
+def parse_login(form: FormInput | Mapping[str, object]) -> Parsed[Login]:
+    form = _as_input(form)
     email = _text(form, "email").lower()
     password = _password(form)
     echo = {"email": email}
@@ -169,6 +224,11 @@ def parse_login(form: Mapping[str, object]) -> Parsed[Login]:
     errors: dict[str, str] = {}
     if not email:
         errors["email"] = "Enter the email address you signed up with."
+    elif len(email) > EMAIL_MAX:
+        errors["email"] = (
+            f"That email address has {len(email)} characters; email addresses "
+            f"have at most {EMAIL_MAX}."
+        )
     if not password:
         errors["password"] = "Enter your password."  # noqa: S105 - a message
     elif len(password) > PASSWORD_MAX:
@@ -176,6 +236,12 @@ def parse_login(form: Mapping[str, object]) -> Parsed[Login]:
             f"Your password is too long; passwords have at most {PASSWORD_MAX} "
             "characters."
         )
+    errors.update(_refused_as_read(form, ("email", "password")))
     if errors:
         return Parsed(value=None, errors=errors, echo=echo)
     return Parsed(value=Login(email=email, password=password), echo=echo)
+
+
+def _refused_as_read(form: FormInput, names: Iterable[str]) -> dict[str, str]:
+    """The read-time problems of the named fields; they outrank "enter a value"."""
+    return {name: form.problems[name] for name in names if name in form.problems}

@@ -24,6 +24,24 @@ logger = logging.getLogger("pushgate")
 _FIELD_NAMES = {"cellphone": "phone", "country_code": "country_code", "email": "email"}
 
 UNREACHABLE = "The approval service could not be reached; wait a moment and try again."
+FAILED = "The approval service failed to answer; wait a moment and try again."
+REFUSED = (
+    "The approval service refused this request (HTTP {status}); check what you "
+    "entered, or start again."
+)
+
+
+def failure_message(status_code: int | None) -> str:
+    """What to tell the person when a call failed without a message of its own.
+
+    Only a call that got no answer at all says the service could not be
+    reached: a refusal (4xx) or a failure (5xx) came from a service that was.
+    """
+    if status_code is None:
+        return UNREACHABLE
+    if 400 <= status_code < 500:
+        return REFUSED.format(status=status_code)
+    return FAILED
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,14 +222,16 @@ class ServiceClient:
                 path,
                 response.status_code,
             )
-            return ServiceError(UNREACHABLE, status_code=response.status_code)
+            return ServiceError(
+                failure_message(response.status_code), status_code=response.status_code
+            )
         if response.is_success and payload.get("success", True) is not False:
             return payload
         return _error_from(payload, response.status_code, method, path)
 
     def _malformed(self, path: str) -> ServiceError:
         logger.warning("Approval service answered %s without the expected fields", path)
-        return ServiceError(UNREACHABLE)
+        return ServiceError(FAILED)
 
 
 def _error_from(
@@ -232,7 +252,11 @@ def _error_from(
             form_name = _FIELD_NAMES.get(name)
             if form_name and isinstance(problem, str):
                 field_errors[form_name] = _field_sentence(form_name, problem)
-    text = message if isinstance(message, str) and message else UNREACHABLE
+    text = (
+        message
+        if isinstance(message, str) and message
+        else failure_message(status_code)
+    )
     return ServiceError(
         message=_sentence(text), field_errors=field_errors, status_code=status_code
     )
