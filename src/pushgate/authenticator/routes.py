@@ -17,7 +17,6 @@ Endpoints (JSON; POSTs need the CSRF header, see :mod:`.cookies`)
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from typing import Any
 
@@ -27,7 +26,7 @@ from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 
-from pushgate import clock
+from pushgate import clock, safe_json
 from pushgate.authenticator import cookies, feed, pages
 from pushgate.db.models import ServiceApp, ServiceDevice, ServiceUser
 from pushgate.logs import security_event
@@ -61,16 +60,10 @@ async def _json_body(request: Request) -> dict[str, Any] | JSONResponse:
     content_type = request.headers.get("content-type", "").split(";")[0].strip()
     if content_type != "application/json":
         return _error(415, "Send the request as application/json.")
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        return _error(413, "The request is larger than 8 KB; send less.")
-    try:
-        decoded = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return _error(400, "The request body is not valid JSON.")
-    if not isinstance(decoded, dict):
-        return _error(400, "The request body must be a JSON object.")
-    return decoded
+    body = await safe_json.read_object(request, MAX_BODY)
+    if isinstance(body, safe_json.BodyRefusal):
+        return _error(body.status_code, body.message)
+    return body
 
 
 def _short_text(body: dict[str, Any], name: str, limit: int = 200) -> str | None:

@@ -9,7 +9,6 @@ that cannot be read is an :class:`ApiError`, never a crash.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -17,6 +16,7 @@ from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 
+from pushgate import safe_json
 from pushgate.service.errors import (
     INVALID_REQUEST,
     ApiError,
@@ -81,8 +81,8 @@ def _assign(target: dict[str, Any], keys: list[str], value: str) -> None:
 async def read_params(request: Request) -> dict[str, Any]:
     """Query string and body merged, the body's values winning."""
     params = nest_pairs(request.query_params.multi_items())
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
+    body = await safe_json.read_body(request, MAX_BODY_BYTES)
+    if body is None:
         raise ApiError(
             413, "Request body is larger than 64 KB; send less.", INVALID_REQUEST
         )
@@ -92,9 +92,9 @@ async def read_params(request: Request) -> dict[str, Any]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip()
     if content_type == "application/json" or body.lstrip()[:1] == b"{":
         try:
-            decoded = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise _bad_request("the body is not valid JSON") from None
+            decoded = safe_json.loads(body)
+        except safe_json.UnsafeJson as error:
+            raise ApiError(400, error.message, INVALID_REQUEST) from None
         if not isinstance(decoded, dict):
             raise _bad_request("the JSON body must be an object")
         params.update(decoded)
@@ -179,9 +179,9 @@ def mapping(params: Mapping[str, Any], name: str) -> dict[str, Any]:
         return {}
     if isinstance(value, str):
         try:
-            value = json.loads(value)
-        except ValueError:
-            raise invalid_parameter(name, "must be an object") from None
+            value = safe_json.loads(value)
+        except safe_json.UnsafeJson:
+            raise invalid_parameter(name, "must be a JSON object") from None
     if not isinstance(value, dict):
         raise invalid_parameter(name, "must be an object")
     return _clean_object(name, value, depth=1)
