@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 from playwright.sync_api import BrowserContext, Page, expect
 from sqlalchemy import select
 
-from pushgate.db.models import LoginAttempt, WebSession
+from pushgate import clock
+from pushgate.db.models import LoginAttempt, User, WebSession
 from pushgate.web import sessions
 from tests.support.server import LiveServer
 
@@ -132,3 +134,51 @@ def deny_on_phone(phone: Page, request_uuid: str) -> None:
     expect(item).to_be_visible()
     item.locator("button[data-action='denied']").click()
     expect(item).to_have_attribute("data-state", "denied")
+
+
+def waiting_in(
+    server: LiveServer, context: BrowserContext, *, expires_in: float
+) -> str:
+    """A login of a new user waiting in ``context``, its push showing 42; the
+    attempt's id. Made in the database, for states a phone cannot make."""
+    tag = secrets.token_hex(4)
+    attempt_id = secrets.token_urlsafe(24)
+
+    async def create() -> str:
+        now = clock.now()
+        async with server.runtime.sessions.begin() as db:
+            user = User(
+                name=f"Waiting {tag}",
+                email=f"waiting-{tag}@example.com",
+                password_hash="unusable",
+                country_code="1",
+                phone=str(4_160_000_000 + secrets.randbelow(10**6)),
+                authy_id=None,
+                created_at=now,
+            )
+            db.add(user)
+            await db.flush()
+            db.add(
+                LoginAttempt(
+                    id=attempt_id,
+                    user_id=user.id,
+                    status="pending",
+                    approval_uuid=secrets.token_hex(16),
+                    number_match=42,
+                    created_at=now,
+                    expires_at=now + timedelta(seconds=expires_in),
+                    ip="127.0.0.1",
+                    user_agent="test",
+                )
+            )
+            state = await sessions.start(
+                db, server.runtime.settings, data={"attempt_id": attempt_id}
+            )
+        assert state.new_token is not None
+        return state.new_token
+
+    token = server.call(create)
+    context.add_cookies(
+        [{"name": sessions.COOKIE_NAME, "value": token, "url": server.base_url}]
+    )
+    return attempt_id

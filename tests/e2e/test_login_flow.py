@@ -20,6 +20,7 @@ from tests.e2e.flows import (
     new_person,
     number_to_match,
     sign_up,
+    waiting_in,
 )
 
 pytestmark = pytest.mark.browser
@@ -95,6 +96,9 @@ def test_denying_on_the_phone_says_so_and_offers_the_next_step(
     modal = page.locator("#waiting")
     expect(modal).to_have_attribute("data-state", "denied")
     expect(modal.locator("[data-role=status]")).to_contain_text("denied on your phone")
+    # The heading and the number to pick give way to the outcome.
+    expect(modal.locator("h1")).to_have_text("The login was denied")
+    expect(modal.locator("[data-role=number-match]")).to_be_hidden()
     retry = modal.locator("[data-role=retry]")
     expect(retry).to_be_visible()
     assert page.url == e2e_server.base_url + "/login/waiting"
@@ -154,3 +158,19 @@ def test_two_logins_of_one_person_finish_separately(new_context, e2e_server) -> 
     assert attempt_status(e2e_server, first_uuid) == "pending"
     first.goto(e2e_server.base_url + "/account")
     first.wait_for_url(e2e_server.base_url + "/login")
+
+
+def test_an_expired_request_replaces_the_heading_and_the_number(
+    new_context, e2e_server
+) -> None:
+    context = new_context()
+    waiting_in(e2e_server, context, expires_in=3)
+    page = context.new_page()
+    page.goto(e2e_server.base_url + "/login/waiting")
+    modal = page.locator("#waiting")
+    expect(modal.locator("[data-number-match]")).to_have_text("42")
+
+    expect(modal).to_have_attribute("data-state", "expired")
+    expect(modal.locator("h1")).to_have_text("The request expired")
+    expect(modal.locator("[data-role=number-match]")).to_be_hidden()
+    expect(modal.locator("[data-role=use-code]")).to_be_visible()

@@ -7,15 +7,30 @@
   const modal = document.getElementById("waiting");
   if (!modal) return;
 
+  const title = modal.querySelector('[data-role="title"]');
   const statusText = modal.querySelector('[data-role="status"]');
+  const numberMatch = modal.querySelector('[data-role="number-match"]');
   const spinner = modal.querySelector('[data-role="spinner"]');
   const next = modal.querySelector('[data-role="next"]');
   const csrfMeta = document.querySelector('meta[name="csrf-token"]');
   const csrfToken = csrfMeta ? csrfMeta.content : "";
 
+  // What to do on the phone depends on number matching; the page says it.
+  const pendingText = statusText.textContent.replace(/\s+/g, " ").trim();
+
+  // A final state replaces the heading and the number to pick: neither
+  // applies any more, and a red line under "Approve" would contradict them.
+  const TITLES = {
+    approved: "Approved",
+    denied: "The login was denied",
+    expired: "The request expired",
+    unknown: "This login cannot finish here",
+    lost: "This login cannot finish here",
+    failed: "This login cannot finish here",
+  };
+
   const MESSAGES = {
-    pending:
-      "We sent a request to your phone. Open your pushgate authenticator and tap Approve.",
+    pending: pendingText,
     approved: "Approved on your phone. Signing you in…",
     denied:
       "The login was denied on your phone. If that was a mistake, log in again " +
@@ -31,6 +46,11 @@
   function show(state, text) {
     modal.dataset.state = state;
     statusText.textContent = text;
+    if (state === "pending" || state === "connecting") return;
+    const heading = TITLES[state] || TITLES.unknown;
+    title.textContent = heading;
+    document.title = heading + " · pushgate";
+    if (numberMatch) numberMatch.hidden = true;
   }
 
   function stop(state, text) {
