@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -11,7 +12,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 from sqlalchemy import select
 
 from pushgate import clock
-from pushgate.db.models import LoginAttempt, User, WebSession
+from pushgate.db.models import LoginAttempt, ServiceOutboxMessage, User, WebSession
 from pushgate.web import sessions
 from tests.support.server import LiveServer
 
@@ -182,3 +183,26 @@ def waiting_in(
         [{"name": sessions.COOKIE_NAME, "value": token, "url": server.base_url}]
     )
     return attempt_id
+
+
+def texted_code(server: LiveServer, person: Person, timeout: float = 15) -> str:
+    """The code in the last text to the person's phone, once it was sent (the
+    development sender keeps texts in its outbox instead)."""
+    number = "+1" + person.phone
+
+    async def last() -> str | None:
+        async with server.runtime.sessions() as db:
+            return await db.scalar(
+                select(ServiceOutboxMessage.body)
+                .where(ServiceOutboxMessage.to_number == number)
+                .order_by(ServiceOutboxMessage.id.desc())
+                .limit(1)
+            )
+
+    deadline = time.monotonic() + timeout
+    while (body := server.call(last)) is None:
+        assert time.monotonic() < deadline, f"no text to {number} in {timeout}s"
+        time.sleep(0.05)
+    found = re.search(r"\b[0-9]{7}\b", body)
+    assert found, "the text holds no 7-digit code"
+    return found.group(0)

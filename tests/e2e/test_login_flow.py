@@ -20,6 +20,7 @@ from tests.e2e.flows import (
     new_person,
     number_to_match,
     sign_up,
+    texted_code,
     waiting_in,
 )
 
@@ -135,29 +136,52 @@ def test_an_approval_before_the_stream_opens_still_logs_in(
     page.wait_for_url(e2e_server.base_url + "/account")
 
 
-def test_two_logins_of_one_person_finish_separately(new_context, e2e_server) -> None:
+def test_a_newer_login_replaces_the_first_which_a_code_can_still_finish(
+    new_context, e2e_server
+) -> None:
     person, first, phone = enrolled_person(new_context, e2e_server)
     log_out(first, e2e_server)
     second = new_context().new_page()
 
     log_in(first, e2e_server, person)
-    log_in(second, e2e_server, person)
-    for page in (first, second):
-        expect(page.locator("#waiting")).to_have_attribute("data-state", "pending")
+    expect(first.locator("#waiting")).to_have_attribute("data-state", "pending")
     first_uuid = approval_uuid(e2e_server, first.context)
+    log_in(second, e2e_server, person)
+    expect(second.locator("#waiting")).to_have_attribute("data-state", "pending")
     second_uuid = approval_uuid(e2e_server, second.context)
     assert first_uuid != second_uuid
+
+    # The phone now shows only the second login's request: the first page
+    # says so at once, instead of waiting for its request to expire.
+    modal = first.locator("#waiting")
+    expect(modal).to_have_attribute("data-state", "replaced")
+    expect(modal.locator("[data-role=status]")).to_have_text(
+        "A newer login replaced this request on your phone; use a code to finish "
+        "this one."
+    )
+    expect(modal.locator("[data-role=number-match]")).to_be_hidden()
+    expect(modal.locator("[data-role=use-code]")).to_be_visible()
 
     approve_on_phone(phone, second_uuid, number_to_match(second))
     second.wait_for_url(e2e_server.base_url + "/account")
 
-    # The other login is untouched: still waiting, on its own attempt.
+    # The second's approval did not log the first in: it is still waiting.
     first.wait_for_timeout(1000)
     assert first.url == e2e_server.base_url + "/login/waiting"
-    expect(first.locator("#waiting")).to_have_attribute("data-state", "pending")
     assert attempt_status(e2e_server, first_uuid) == "pending"
-    first.goto(e2e_server.base_url + "/account")
-    first.wait_for_url(e2e_server.base_url + "/login")
+
+    # A code finishes the first login, as the page offered.
+    modal.locator("[data-role=use-code]").click()
+    first.wait_for_url(e2e_server.base_url + "/login/code")
+    expect(first.locator("[data-role=why]")).to_contain_text(
+        "A newer login replaced this request on your phone"
+    )
+    first.click("[data-role=send-sms]")
+    first.wait_for_url(e2e_server.base_url + "/login/code")
+    first.fill("#code", texted_code(e2e_server, person))
+    first.click("form[data-form=code] button[type=submit]")
+    first.wait_for_url(e2e_server.base_url + "/account")
+    expect(first.locator("h1")).to_contain_text(person.name)
 
 
 def test_an_expired_request_replaces_the_heading_and_the_number(

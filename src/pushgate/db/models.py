@@ -99,6 +99,9 @@ class LoginAttempt(Base):
     user_agent: Mapped[str] = mapped_column(Text, default="")
     #: The two-digit number the waiting page shows (number matching).
     number_match: Mapped[int | None] = mapped_column(Integer)
+    #: When a newer login of the same person sent its push: the service keeps
+    #: one pending push per person, so this one's left the phone then.
+    replaced_at: Mapped[datetime | None]
 
 
 class CallbackNonce(Base):

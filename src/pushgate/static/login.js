@@ -22,6 +22,7 @@
   // applies any more, and a red line under "Approve" would contradict them.
   const TITLES = {
     approved: "Approved",
+    replaced: "This request was replaced",
     denied: "The login was denied",
     expired: "The request expired",
     unknown: "This login cannot finish here",
@@ -32,6 +33,9 @@
   const MESSAGES = {
     pending: pendingText,
     approved: "Approved on your phone. Signing you in…",
+    replaced:
+      "A newer login replaced this request on your phone; use a code to finish " +
+      "this one.",
     denied:
       "The login was denied on your phone. If that was a mistake, log in again " +
       "to send a new request; if it was not you, change your password.",
@@ -42,6 +46,10 @@
   };
 
   let finished = false;
+  // Set once a newer login withdrew this one's push: the phone no longer
+  // shows it, but the stream stays open (an answer given just before still
+  // counts) and a code can finish this login.
+  let replaced = false;
 
   function show(state, text) {
     modal.dataset.state = state;
@@ -86,20 +94,31 @@
 
   const source = new EventSource(modal.dataset.statusUrl);
 
+  function showReplaced() {
+    replaced = true;
+    show("replaced", MESSAGES.replaced);
+    spinner.hidden = true;
+    next.hidden = false;
+  }
+
   source.addEventListener("open", () => {
-    if (!finished) show("pending", MESSAGES.pending);
+    if (!finished && !replaced) show("pending", MESSAGES.pending);
   });
 
   source.addEventListener("authy_status", (event) => {
     if (finished) return;
     let status = "unknown";
+    let data = {};
     try {
-      status = JSON.parse(event.data).status;
+      data = JSON.parse(event.data);
+      status = data.status;
     } catch (error) {
       status = "unknown";
     }
-    if (status === "pending") {
-      show("pending", MESSAGES.pending);
+    if (status === "pending" && data.replaced === true) {
+      showReplaced();
+    } else if (status === "pending") {
+      if (!replaced) show("pending", MESSAGES.pending);
     } else if (status === "approved") {
       complete();
     } else {

@@ -5,6 +5,11 @@ uuid; answers are matched by that uuid alone, so approving one attempt can
 never finish another, even for the same person. An attempt is answered at
 most once, logs in at most once, and counts as expired once its time is up
 while still pending (computed on read, so nothing has to sweep the table).
+
+The service keeps one pending push per person: a newer login's push withdraws
+an older one's from the phone. The older attempt stays pending (a code can
+still finish it, and it is never finished by the newer one's approval), and
+is marked *replaced*, so its waiting page can say so at once.
 """
 
 from __future__ import annotations
@@ -28,7 +33,10 @@ EXPIRED = "expired"
 TERMINAL = frozenset({APPROVED, DENIED, EXPIRED})
 ANSWERS = frozenset({APPROVED, DENIED})
 
-_STATE_QUERY = text("SELECT status, expires_at FROM login_attempts WHERE id = :id")
+_STATE_QUERY = text(
+    "SELECT status, expires_at, replaced_at IS NOT NULL AS replaced"
+    " FROM login_attempts WHERE id = :id"
+)
 
 
 def topic(attempt_id: str) -> str:
@@ -40,6 +48,8 @@ def topic(attempt_id: str) -> str:
 class AttemptState:
     stored_status: str
     expires_at: datetime
+    #: A newer login of the same person withdrew this one's push.
+    replaced: bool = False
 
     def status_at(self, now: datetime) -> str:
         if self.stored_status == PENDING and now >= self.expires_at:
@@ -53,7 +63,9 @@ async def read_state(runtime: Runtime, attempt_id: str) -> AttemptState | None:
         row = (await connection.execute(_STATE_QUERY, {"id": attempt_id})).first()
     if row is None:
         return None
-    return AttemptState(stored_status=row.status, expires_at=row.expires_at)
+    return AttemptState(
+        stored_status=row.status, expires_at=row.expires_at, replaced=row.replaced
+    )
 
 
 async def create(
@@ -77,6 +89,33 @@ async def create(
     db.add(attempt)
     await db.flush()
     return attempt
+
+
+async def mark_replaced(
+    db: AsyncSession, newer: LoginAttempt, now: datetime
+) -> list[str]:
+    """Mark the person's older waiting logins replaced by ``newer``'s push.
+
+    Only attempts that had a push of their own, still pending and unused, and
+    made before ``newer`` (so a late transaction of an older login never
+    marks a newer one). Returns their ids; the caller publishes and commits.
+    """
+    replaced = await db.scalars(
+        update(LoginAttempt)
+        .where(
+            LoginAttempt.user_id == newer.user_id,
+            LoginAttempt.id != newer.id,
+            LoginAttempt.created_at <= newer.created_at,
+            LoginAttempt.status == PENDING,
+            LoginAttempt.approval_uuid.is_not(None),
+            LoginAttempt.used_at.is_(None),
+            LoginAttempt.replaced_at.is_(None),
+            LoginAttempt.expires_at > now,
+        )
+        .values(replaced_at=now)
+        .returning(LoginAttempt.id)
+    )
+    return list(replaced)
 
 
 AnswerOutcome = Literal[

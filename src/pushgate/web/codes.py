@@ -136,6 +136,11 @@ def _why_a_code(attempt: LoginAttempt, now: datetime) -> str:
         )
     if state == attempts.EXPIRED:
         return "The request to your phone expired. Finish logging in with a code."
+    if attempt.replaced_at is not None:
+        return (
+            "A newer login replaced this request on your phone. Finish this "
+            "login with a code."
+        )
     return "Finish logging in with a code instead of the push."
 
 

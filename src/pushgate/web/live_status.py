@@ -30,8 +30,13 @@ UNKNOWN = "unknown"
 router = APIRouter(include_in_schema=False)
 
 
-def status_event(status: str) -> ServerSentEvent:
-    return ServerSentEvent(event=EVENT_NAME, data=json.dumps({"status": status}))
+def status_event(status: str, *, replaced: bool = False) -> ServerSentEvent:
+    """``{"status": ...}``, with ``"replaced": true`` while a pending attempt's
+    push has been withdrawn by a newer login (a code can still finish it)."""
+    data: dict[str, object] = {"status": status}
+    if replaced and status == attempts.PENDING:
+        data["replaced"] = True
+    return ServerSentEvent(event=EVENT_NAME, data=json.dumps(data))
 
 
 async def attempt_events(
@@ -40,13 +45,14 @@ async def attempt_events(
     """The attempt's status now and at every change, until it is final."""
     with runtime.bus.subscribe(attempts.topic(attempt_id)) as subscription:
         state = await attempts.read_state(runtime, attempt_id)
-        sent: str | None = None
+        sent: tuple[str, bool] | None = None
         while True:
             now = clock.now()
             status = UNKNOWN if state is None else state.status_at(now)
-            if status != sent:
-                yield status_event(status)
-                sent = status
+            replaced = state is not None and state.replaced
+            if (status, replaced) != sent:
+                yield status_event(status, replaced=replaced)
+                sent = (status, replaced)
             if state is None or status in attempts.TERMINAL:
                 return
 

@@ -209,16 +209,21 @@ async def _send_push(
         return created
 
     session.data["attempt_id"] = attempt.id
-    async with runtime.sessions.begin() as db:
+    async with runtime.sessions() as db:
         await db.execute(
             update(LoginAttempt)
             .where(LoginAttempt.id == attempt.id)
             .values(approval_uuid=created.uuid, number_match=created.number_match)
         )
+        # This push withdrew any older one of the person's from the phone:
+        # tell the pages still waiting on those, in this same transaction.
+        for older in await attempts.mark_replaced(db, attempt, clock.now()):
+            await runtime.bus.publish_in(db, attempts.topic(older))
         await sessions.save_data(db, session)
         await audit.record(
             db, audit.PUSH_REQUESTED, user_id=user.id, ip=ip, attempt=attempt.id[:8]
         )
+        await runtime.bus.commit(db)
     return None
 
 

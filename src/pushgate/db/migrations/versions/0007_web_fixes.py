@@ -1,4 +1,4 @@
-"""web fixes: one account per service user
+"""web fixes: one account per service user, replaced login attempts
 
 Revision ID: 0007
 Revises: 0006
@@ -7,6 +7,7 @@ Create Date: 2026-12-04
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
@@ -36,7 +37,15 @@ def upgrade() -> None:
     # service.
     op.create_index("ix_users_phone", "users", ["country_code", "phone"])
 
+    # Set on a waiting login when a newer login of the same person sent its
+    # push, which withdrew this one's from the phone.
+    op.add_column(
+        "login_attempts",
+        sa.Column("replaced_at", sa.DateTime(timezone=True), nullable=True),
+    )
+
 
 def downgrade() -> None:
+    op.drop_column("login_attempts", "replaced_at")
     op.drop_index("ix_users_phone", table_name="users")
     op.drop_constraint("users_authy_id_key", "users", type_="unique")
