@@ -77,6 +77,7 @@ class Approvals:
     outstanding: set[str] = field(default_factory=set)
     #: Callbacks started but not yet answered (or failed).
     in_flight: int = 0
+    sending: dict[asyncio.Task[None], Waiter] = field(default_factory=dict)
 
 
 class Client:
@@ -344,9 +345,23 @@ class Client:
                     self.errors["approve: no open waiter left"] += count - number
                     break
                 approvals.in_flight += 1
-                self._start(self._send_callback(waiter, start + number / rate))
+                task = self._start(self._send_callback(waiter, start + number / rate))
+                approvals.sending[task] = waiter
             approvals.last_sent = self._loop.time()
             await self._drain(lost_after)
+            unsent = [
+                task
+                for task, waiter in approvals.sending.items()
+                if not task.done() and waiter.sent_at is None
+            ]
+            if unsent:
+                # Every callback connection was still waiting for an answer:
+                # a server this far behind does not get more load from us.
+                self.errors["callback: never sent, earlier ones unanswered"] += len(
+                    unsent
+                )
+                for task in unsent:
+                    task.cancel()
         finally:
             progress.cancel()
             self._replacing = False
