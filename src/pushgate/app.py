@@ -89,6 +89,7 @@ def _add_routes(app: FastAPI) -> None:
     from pushgate.service.api import router as service_router
     from pushgate.service.outbox_page import router as outbox_router
     from pushgate.service.token_api import router as token_router
+    from pushgate.web.error_pages import install as install_error_pages
     from pushgate.web.routes import router as web_router
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -97,6 +98,7 @@ def _add_routes(app: FastAPI) -> None:
     app.include_router(outbox_router)
     app.include_router(authenticator_router)
     app.include_router(web_router)
+    install_error_pages(app)
     app.add_api_route("/healthz", healthz, include_in_schema=False)
     app.add_api_route("/readyz", readyz, include_in_schema=False)
 

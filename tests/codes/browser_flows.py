@@ -34,6 +34,8 @@ def enroll_phone(page: Page, phone: Page) -> None:
     assert url
     phone.goto(url)
     phone.wait_for_url(re.compile(r".*/authenticator/$"))
+    # Once the phone is in, the page moves on to the account page by itself.
+    page.wait_for_url(re.compile(r".*/account$"))
 
 
 def log_out(page: Page, server: LiveServer) -> None:

@@ -236,8 +236,8 @@ def test_new_recovery_codes_replace_the_old_ones(
     assert len(old) == 10
 
     replaced = visitor.post_form("/account", "/account/recovery-codes")
-    assert replaced.status_code == 200
-    new = recovery_codes_on(replaced.text)
+    assert replaced.status_code == 303
+    new = recovery_codes_on(visitor.http.get(replaced.headers["location"]).text)
     assert len(new) == 10 and not set(new) & set(old)
 
     visitor.log_out()

@@ -50,8 +50,10 @@ def sign_up(page: Page, server: LiveServer, person: Person) -> None:
 
 
 def enroll_phone(page: Page, phone: Page) -> None:
-    """From the account page, enroll ``phone`` (another browser) by its link."""
+    """From the account page, enroll ``phone`` (another browser) by its link;
+    the page moves on to the account page by itself once the phone is in."""
     page.click("form[data-form=enroll] button[type=submit]")
+    page.wait_for_url(re.compile(r".*/account/enroll$"))
     link = page.locator("[data-role=enrollment-link]")
     expect(link).to_be_visible()
     expect(page.locator(".qr-frame svg")).to_be_visible()
@@ -61,6 +63,7 @@ def enroll_phone(page: Page, phone: Page) -> None:
     phone.goto(url)
     phone.wait_for_url(re.compile(r".*/authenticator/$"))
     expect(phone.locator("[data-role=status]")).to_have_text("Waiting for requests.")
+    page.wait_for_url(re.compile(r".*/account$"))
 
 
 def log_out(page: Page, server: LiveServer) -> None:

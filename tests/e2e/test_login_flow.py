@@ -52,6 +52,28 @@ def enrolled_person(new_context, e2e_server):
     return person, page, phone
 
 
+def test_enrolling_moves_on_by_itself_to_the_account_and_its_recovery_codes(
+    new_context, e2e_server
+) -> None:
+    person = new_person()
+    page = new_context().new_page()
+    phone = new_context().new_page()
+    sign_up(page, e2e_server, person)
+    requests = Requests()
+    page.on("request", requests)
+    requests.recording = True
+
+    enroll_phone(page, phone)
+
+    expect(page.locator("[data-role=recovery-list] code")).to_have_count(10)
+    expect(page.locator("[data-role=enrolled]")).to_be_visible()
+    # One stream told the page; it asked nothing meanwhile.
+    assert requests.paths().count("/account/enroll/events") == 1
+    pages = {p for p in requests.paths("GET") if not p.startswith("/static/")}
+    assert pages == {"/account/enroll", "/account/enroll/events", "/account"}
+    assert requests.paths("POST") == ["/account/enroll"]
+
+
 def test_approving_on_the_phone_finishes_the_login_without_polling(
     new_context, e2e_server
 ) -> None:

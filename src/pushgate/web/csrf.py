@@ -12,8 +12,9 @@ import hmac
 import logging
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 
+from pushgate.web.error_pages import error_page
 from pushgate.web.sessions import SessionState
 
 FIELD_NAME = "csrf_token"
@@ -50,10 +51,4 @@ def refusal(request: Request, *, json: bool = False) -> Response:
     )
     if json:
         return JSONResponse({"ok": False, "message": _REFUSAL}, status_code=403)
-    return HTMLResponse(
-        "<!doctype html><meta charset=utf-8>"
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        "<title>Form expired</title>"
-        f"<p>{_REFUSAL}</p>",
-        status_code=403,
-    )
+    return error_page(request, 403, title="This form has expired", text=_REFUSAL)

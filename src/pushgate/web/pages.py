@@ -1,23 +1,19 @@
-"""The site's pages: landing, sign up, account (with phone enrollment), log out."""
+"""The site's pages: landing, sign up, account, log out."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-import segno
 from fastapi import APIRouter
-from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
 from pushgate.db.models import User
 from pushgate.logs import security_event
-from pushgate.runtime import Runtime, get_runtime
+from pushgate.runtime import get_runtime
 from pushgate.security import account_view
 from pushgate.web import accounts, forms, passwords, recovery_codes, sessions
 from pushgate.web._http import checked_form, client_ip, redirect
-from pushgate.web.service_client import EnrollmentLink, ServiceError, service_client
+from pushgate.web.service_client import ServiceError, service_client
 from pushgate.web.sessions import SessionState
 from pushgate.web.templating import render
 
@@ -152,41 +148,12 @@ async def account(request: Request) -> Response:
     )
 
 
-@router.post("/account/enroll")
-async def enroll(request: Request) -> Response:
-    runtime = get_runtime(request)
-    checked = await checked_form(request, runtime)
-    if isinstance(checked, Response):
-        return checked
-    _, session = checked
-    async with runtime.sessions() as db:
-        user = await accounts.signed_in_user(db, session)
-    if user is None:
-        return redirect("/login")
-
-    link = await _enrollment_link(runtime, user)
-    if isinstance(link, ServiceError):
-        return _account_page(
-            request, session, user, message=link.message, status_code=502
-        )
-
-    security_event("enrollment.link_created", user_id=user.id, ip=client_ip(request))
-    enrollment: dict[str, object] = {
-        "url": link.url,
-        "expires_at": link.expires_at,
-        "expires_text": _readable_time(link.expires_at),
-        "svg": _qr_svg(link.url),
-    }
-    return _account_page(request, session, user, enrollment=enrollment)
-
-
 def _account_page(
     request: Request,
     session: SessionState | None,
     user: User,
     *,
     enrolled: bool | None = None,
-    enrollment: dict[str, object] | None = None,
     message: str | None = None,
     status_code: int = 200,
     recovery: recovery_codes.RecoveryView | None = None,
@@ -198,49 +165,11 @@ def _account_page(
         session=session,
         user=user,
         enrolled=enrolled,
-        enrollment=enrollment,
         message=message,
         status_code=status_code,
         recovery=recovery,
         security=security,
     )
-
-
-def _readable_time(value: str) -> str:
-    """An ISO 8601 time as ``15:04 UTC``; other text is shown as it came."""
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return value
-    if moment.tzinfo is None:
-        return value
-    return moment.astimezone(UTC).strftime("%H:%M UTC")
-
-
-async def _enrollment_link(
-    runtime: Runtime, user: User
-) -> EnrollmentLink | ServiceError:
-    if user.authy_id is None:
-        return ServiceError(
-            "This account is not registered with the approval service; "
-            "create a new account to enroll a phone."
-        )
-    return await service_client(runtime).enrollment_link(user.authy_id)
-
-
-def _qr_svg(url: str) -> Markup:
-    """The link as an inline SVG QR code (markup, not script)."""
-    svg = segno.make(url, error="m").svg_inline(
-        scale=5,
-        border=2,
-        dark="#111",
-        light="#fff",
-        title="QR code that enrolls your phone",
-        svgclass="qr",
-        omitsize=True,
-    )
-    # segno draws the SVG from the link's bits; none of the link's text is in it.
-    return Markup(svg)  # noqa: S704
 
 
 @router.post("/logout")

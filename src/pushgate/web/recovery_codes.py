@@ -25,7 +25,7 @@ from pushgate import clock
 from pushgate.db.models import RecoveryCode, User
 from pushgate.runtime import Runtime, get_runtime
 from pushgate.security import audit
-from pushgate.web import accounts
+from pushgate.web import accounts, sessions
 from pushgate.web._http import checked_form, client_ip, redirect
 from pushgate.web.templating import render
 
@@ -140,8 +140,14 @@ async def account_view(runtime: Runtime, user: User, *, enrolled: bool) -> Recov
     return RecoveryView(fresh=fresh, total=COUNT, unused=COUNT)
 
 
+#: The session key that holds a new set until the page showing it is loaded.
+_SHOW_ONCE = "new_recovery_codes"
+
+
 @router.post("/account/recovery-codes")
 async def replace(request: Request) -> Response:
+    """Make a new set, then show it by a redirect: a reload of the page that
+    shows the codes never makes (and silently swaps in) yet another set."""
     runtime = get_runtime(request)
     checked = await checked_form(request, runtime)
     if isinstance(checked, Response):
@@ -153,10 +159,30 @@ async def replace(request: Request) -> Response:
             return redirect("/login")
         codes = await issue(db, runtime.settings.resolved_secret_key(), user.id)
         await audit.record(db, REPLACED, user_id=user.id, ip=client_ip(request))
+        # Kept server-side for the one page that shows them, then dropped.
+        session.data[_SHOW_ONCE] = codes
+        await sessions.save_data(db, session)
+    return redirect("/account/recovery-codes")
+
+
+@router.get("/account/recovery-codes")
+async def show_new(request: Request) -> Response:
+    runtime = get_runtime(request)
+    async with runtime.sessions.begin() as db:
+        session = await sessions.load(db, request)
+        user = await accounts.signed_in_user(db, session)
+        if user is None or session is None:
+            return redirect("/login")
+        codes = session.data.pop(_SHOW_ONCE, None)
+        if codes is not None:
+            await sessions.save_data(db, session)
+        total, unused = await remaining(db, user.id)
+    fresh = [str(code) for code in codes] if isinstance(codes, list) else None
     return render(
         request,
         "web/code_recovery_new.html",
         session=session,
         user=user,
-        recovery=RecoveryView(fresh=codes, total=COUNT, unused=COUNT),
+        shown_before=fresh is None,
+        recovery=RecoveryView(fresh=fresh, total=total, unused=unused),
     )

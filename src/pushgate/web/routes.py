@@ -3,10 +3,19 @@
 from fastapi import APIRouter
 
 from pushgate.security import account_view
-from pushgate.web import callback, codes, live_status, login, pages, recovery_codes
+from pushgate.web import (
+    callback,
+    codes,
+    enrollment,
+    live_status,
+    login,
+    pages,
+    recovery_codes,
+)
 
 router = APIRouter()
 router.include_router(pages.router)
+router.include_router(enrollment.router)
 router.include_router(login.router)
 router.include_router(callback.router)
 router.include_router(live_status.router)

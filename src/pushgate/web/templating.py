@@ -38,6 +38,7 @@ def render(
     **context: Any,
 ) -> HTMLResponse:
     values = {
+        "status_code": status_code,
         "csrf_token": session.csrf_token if session is not None else "",
         "user": user,
         "errors": {},
