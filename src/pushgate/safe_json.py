@@ -11,6 +11,12 @@ rules holds everywhere:
   level and would fail with ``RecursionError`` a few thousand levels down.
 * ``NaN``, ``Infinity`` and numbers too large for a float are refused:
   PostgreSQL's ``jsonb`` has no such values.
+* Text (keys and values) with a NUL, another control character (C0, DEL or
+  C1; tab, line feed and carriage return are fine) or an unpaired surrogate
+  is refused: PostgreSQL cannot store NUL, UTF-8 cannot encode a lone
+  surrogate, and no field of pushgate's has a use for the other controls.
+  :func:`character_problem` and :func:`find_bad_text` apply the same rule to
+  text that arrives another way (query strings, forms, paths).
 
 :func:`loads` raises :class:`UnsafeJson` (a ``ValueError``) with a one-sentence
 message; :func:`read_object` turns every refusal into a :class:`BodyRefusal`
@@ -23,6 +29,7 @@ import json
 import math
 import operator
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import accumulate, repeat
 from typing import Any
@@ -41,14 +48,28 @@ _STRING = re.compile(r'"(?:[^"\\]++|\\.)*+(?:"|\Z)', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]++")
 # Openers become 2 and closers 0, so "minus one" is the change in depth.
 _DEPTH_STEP = str.maketrans({"[": "\x02", "{": "\x02", "]": "\x00", "}": "\x00"})
+# NUL and the other controls except tab, LF and CR; lone surrogates (a
+# Python str holds a surrogate only when it was unpaired in the JSON).
+_BAD_CHARACTER = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+PathPart = str | int
 
 
 class UnsafeJson(ValueError):
-    """A body that is not JSON pushgate accepts; the message says why."""
+    """A body that is not JSON pushgate accepts; the message says why.
 
-    def __init__(self, message: str) -> None:
+    For refused text, ``path`` names where it is (``("user", "email")``) and
+    ``problem`` what is wrong with it (``"a NUL character"``); both are empty
+    when the problem is the body as a whole.
+    """
+
+    def __init__(
+        self, message: str, path: Sequence[PathPart] = (), problem: str = ""
+    ) -> None:
         super().__init__(message)
         self.message = message
+        self.path = tuple(path)
+        self.problem = problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +78,40 @@ class BodyRefusal:
 
     status_code: int
     message: str
+
+
+def character_problem(text: str) -> str | None:
+    """What makes ``text`` unacceptable, as a noun phrase, or ``None``."""
+    found = _BAD_CHARACTER.search(text)
+    if found is None:
+        return None
+    character = found.group()
+    if character == "\x00":
+        return "a NUL character"
+    if "\ud800" <= character <= "\udfff":
+        return "an unpaired surrogate"
+    return f"the control character U+{ord(character):04X}"
+
+
+def find_bad_text(value: Any) -> tuple[tuple[PathPart, ...], str] | None:
+    """The path to the first key or text in ``value`` with a refused
+    character and what the character is, or ``None`` when all text is fine."""
+    stack: list[tuple[tuple[PathPart, ...], Any]] = [((), value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            problem = character_problem(item)
+            if problem is not None:
+                return path, problem
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                key_problem = character_problem(str(key))
+                if key_problem is not None:
+                    return (*path, str(key)), key_problem
+                stack.append(((*path, str(key)), child))
+        elif isinstance(item, list | tuple):
+            stack.extend(((*path, index), child) for index, child in enumerate(item))
+    return None
 
 
 def nests_deeper_than(text: str, limit: int) -> bool:
@@ -98,6 +153,18 @@ def _finite(text: str) -> float:
     return number
 
 
+def describe_path(path: Sequence[PathPart]) -> str:
+    """``("user", "email")`` as ``user.email``, ``(0, "a")`` as ``[0].a``; keys
+    are escaped as JSON escapes them, so a refused character is never echoed."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += "." + json.dumps(part[:40])[1:-1]
+    return text.lstrip(".") or "the body"
+
+
 def loads(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
     """``json.loads`` under the rules in the module's docstring."""
     if isinstance(data, bytes):
@@ -121,6 +188,16 @@ def loads(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
         raise
     except ValueError:
         raise UnsafeJson("The body is not valid JSON; send a JSON object.") from None
+
+    bad = find_bad_text(value)
+    if bad is not None:
+        path, problem = bad
+        raise UnsafeJson(
+            f"The JSON text at {describe_path(path)} contains {problem}; send "
+            "printable text.",
+            path,
+            problem,
+        )
     return value
 
 

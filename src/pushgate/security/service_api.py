@@ -96,7 +96,7 @@ async def remove_device(
         device = await session.scalar(
             select(ServiceDevice)
             .where(
-                ServiceDevice.id == device_id[:64],
+                ServiceDevice.id == params.path_text("device_id", device_id)[:64],
                 ServiceDevice.user_id == user.id,
                 ServiceDevice.revoked_at.is_(None),
             )

@@ -108,7 +108,7 @@ async def approval_request_status(
     uuid: str, app: CurrentApp, runtime: RuntimeDep
 ) -> dict[str, Any]:
     async with runtime.sessions() as session:
-        found = await approvals.find(session, app.id, uuid)
+        found = await approvals.find(session, app.id, params.path_text("uuid", uuid))
         user = await session.get(ServiceUser, found.user_id) if found else None
     if found is None or user is None:
         raise ApiError(404, "Approval request not found.", GENERIC)

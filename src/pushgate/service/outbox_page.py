@@ -10,6 +10,7 @@ machine would make every visitor look local.
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -27,6 +28,8 @@ from pushgate.security.proxy import request_view
 
 SHOWN = 50
 FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
+# Numbers as the senders store them (E.164); nothing else is looked up.
+_NUMBER = re.compile(r"\+?[0-9]{1,20}")
 
 _templates = Jinja2Templates(
     env=jinja2.Environment(
@@ -67,6 +70,12 @@ async def outbox(
             "The outbox is shown only to clients on this machine.", status_code=403
         )
 
+    if to and not _NUMBER.fullmatch(to):
+        return PlainTextResponse(
+            f"The to parameter {to[:32]!r} must be a phone number such as "
+            "+12025550100.",
+            status_code=400,
+        )
     query = select(ServiceOutboxMessage).order_by(ServiceOutboxMessage.id.desc())
     if to:
         query = query.where(ServiceOutboxMessage.to_number == to)

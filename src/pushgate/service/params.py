@@ -10,7 +10,7 @@ that cannot be read is an :class:`ApiError`, never a crash.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -86,26 +86,50 @@ async def read_params(request: Request) -> dict[str, Any]:
         raise ApiError(
             413, "Request body is larger than 64 KB; send less.", INVALID_REQUEST
         )
-    if not body.strip():
-        return params
+    if body.strip():
+        params.update(_body_params(request, body))
 
+    # The JSON reader checked its text; the query string and a form were not.
+    bad = safe_json.find_bad_text(params)
+    if bad is not None:
+        raise _bad_text(*bad)
+    return params
+
+
+def _body_params(request: Request, body: bytes) -> dict[str, Any]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip()
     if content_type == "application/json" or body.lstrip()[:1] == b"{":
         try:
             decoded = safe_json.loads(body)
         except safe_json.UnsafeJson as error:
+            if error.path:
+                raise _bad_text(error.path, error.problem) from None
             raise ApiError(400, error.message, INVALID_REQUEST) from None
         if not isinstance(decoded, dict):
             raise _bad_request("the JSON body must be an object")
-        params.update(decoded)
-        return params
+        return decoded
 
     try:
         text = body.decode()
     except UnicodeDecodeError:
         raise _bad_request("the body is not UTF-8 text") from None
-    params.update(nest_pairs(parse_qsl(text, keep_blank_values=True)))
-    return params
+    return nest_pairs(parse_qsl(text, keep_blank_values=True))
+
+
+def _bad_text(path: Sequence[safe_json.PathPart], problem: str) -> ApiError:
+    """No text with a NUL or other control character reaches the database."""
+    return invalid_parameter(
+        safe_json.describe_path(path), f"must not contain {problem}"
+    )
+
+
+def path_text(name: str, raw: str) -> str:
+    """A path segment that names something (a uuid, a device id), unchanged;
+    a NUL or other control character in it is a 400 naming the segment."""
+    problem = safe_json.character_problem(raw)
+    if problem is not None:
+        raise invalid_parameter(name, f"must not contain {problem}")
+    return raw
 
 
 # --- typed readers -------------------------------------------------------------
@@ -180,7 +204,9 @@ def mapping(params: Mapping[str, Any], name: str) -> dict[str, Any]:
     if isinstance(value, str):
         try:
             value = safe_json.loads(value)
-        except safe_json.UnsafeJson:
+        except safe_json.UnsafeJson as error:
+            if error.path:
+                raise _bad_text((name, *error.path), error.problem) from None
             raise invalid_parameter(name, "must be a JSON object") from None
     if not isinstance(value, dict):
         raise invalid_parameter(name, "must be an object")
@@ -206,6 +232,7 @@ def _clean_object(name: str, value: dict[Any, Any], depth: int) -> dict[str, Any
 
 def user_id(raw: str) -> int:
     """A user id from a path; anything but a positive number is not a user."""
+    path_text("user_id", raw)
     if not re.fullmatch(r"\d{1,15}", raw):
         raise user_not_found()
     return int(raw)
