@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from pushgate.app import create_app
@@ -116,3 +119,19 @@ def test_baseline_endpoints_exist_only_in_the_bench_app(tmp_path) -> None:
     assert {POLL_PATH, OWN_CONNECTION_PATH} <= bench
     assert not any(path.startswith("/bench") for path in product)
     assert product <= bench
+
+
+def test_open_files_limit_is_raised_to_what_the_run_needs() -> None:
+    script = (
+        "import resource\n"
+        "from pushgate.bench.main import raise_open_files_limit\n"
+        "soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))\n"
+        "print(raise_open_files_limit(512))\n"
+        "print(resource.getrlimit(resource.RLIMIT_NOFILE)[0])\n"
+        "print(raise_open_files_limit(300))\n"
+    )
+    lines = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert lines == ["Raised the open-files limit from 256 to 512.", "512", "None"]
