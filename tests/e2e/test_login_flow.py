@@ -220,3 +220,45 @@ def test_an_expired_request_replaces_the_heading_and_the_number(
     expect(modal.locator("h1")).to_have_text("The request expired")
     expect(modal.locator("[data-role=number-match]")).to_be_hidden()
     expect(modal.locator("[data-role=use-code]")).to_be_visible()
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+def test_pages_log_no_errors_and_error_pages_fit_a_phone(
+    new_context, e2e_server
+) -> None:
+    page = new_context(viewport=PHONE).new_page()
+    console_errors: list[str] = []
+    failed: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            console_errors.append(message.text) if message.type == "error" else None
+        ),
+    )
+    page.on(
+        "response",
+        lambda response: (
+            failed.append(f"{response.status} {response.url}")
+            if response.status >= 400
+            else None
+        ),
+    )
+    for path in ("/", "/signup", "/login"):
+        page.goto(e2e_server.base_url + path)
+        page.wait_for_load_state("networkidle")
+    # No 404 for a favicon or anything else, and nothing on the console.
+    assert failed == []
+    assert console_errors == []
+
+    for path, status, title in (
+        ("/no/such/page", 404, "Page not found"),
+        ("/logout", 405, "This page does not work that way"),
+    ):
+        response = page.goto(e2e_server.base_url + path)
+        assert response is not None and response.status == status
+        expect(page.locator("h1")).to_have_text(title)
+        expect(page.locator("a[href='/']").first).to_be_visible()
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], f"{path} is {width}px wide on a phone"

@@ -7,7 +7,14 @@ import pytest
 from pushgate.web import csrf
 from pushgate.web.sessions import SessionState
 
-FORMS = ["/signup", "/login", "/logout", "/account/enroll"]
+FORMS = [
+    "/signup",
+    "/login",
+    "/logout",
+    "/account/enroll",
+    "/account/recovery-codes",
+    "/account/password",
+]
 
 
 @pytest.mark.parametrize("path", FORMS)

@@ -61,3 +61,28 @@ def test_the_readme_walk_through_says_to_pick_the_number() -> None:
     step_four = walk_through.split("\n4. ", 1)[1].split("\n5. ", 1)[0]
     assert "Pick the number shown on the" in step_four
     assert "Approve**" not in step_four
+
+
+def test_pages_link_the_favicon_which_is_served(site) -> None:
+    with site.client() as client:
+        home = client.get("/")
+        icon = client.get("/static/favicon.svg")
+        old_style = client.get("/favicon.ico", follow_redirects=False)
+    assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in (
+        home.text
+    )
+    assert icon.status_code == 200
+    assert icon.headers["content-type"].startswith("image/svg+xml")
+    assert old_style.status_code == 301
+    assert old_style.headers["location"] == "/static/favicon.svg"
+
+
+def test_no_page_advises_a_password_change_it_cannot_make(site) -> None:
+    waiting = site.make_waiting()
+    site.post_callback(site.callback_body(waiting, "denied"))
+    with site.client(waiting.token) as client:
+        code_page = visible_text(client.get("/login/code").text)
+    assert "denied on your phone" in code_page
+    assert "change your password" not in code_page
+    script = (Path(__file__).parents[2] / "src/pushgate/static/login.js").read_text()
+    assert "change your password" not in script

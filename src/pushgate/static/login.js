@@ -37,8 +37,8 @@
       "A newer login replaced this request on your phone; use a code to finish " +
       "this one.",
     denied:
-      "The login was denied on your phone. If that was a mistake, log in again " +
-      "to send a new request; if it was not you, change your password.",
+      "The login was denied on your phone. If you tapped Deny by mistake, use a " +
+      "code, or log in again to send a new request.",
     expired:
       "The request expired before your phone answered. Log in again to send a new one.",
     unknown: "This login can no longer be completed. Log in again.",

@@ -131,8 +131,8 @@ def _why_a_code(attempt: LoginAttempt, now: datetime) -> str:
     state = attempts.AttemptState(attempt.status, attempt.expires_at).status_at(now)
     if state == attempts.DENIED:
         return (
-            "The login was denied on your phone. If that was you by mistake, "
-            "finish with a code; if it was not you, change your password."
+            "The login was denied on your phone. If you tapped Deny by mistake, "
+            "finish with a code."
         )
     if state == attempts.EXPIRED:
         return "The request to your phone expired. Finish logging in with a code."

@@ -29,6 +29,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 _COUNTRY_CODE = re.compile(r"^(?:\+|00)?([0-9]{1,4})$")
 _PHONE_PUNCTUATION = re.compile(r"[\s\-.()]")
 _PHONE = re.compile(r"^[0-9]{6,15}$")
+_UNCHANGED = "Your new password is the one you have now; choose a different one."
 #: C0 and C1 control characters and DEL.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -52,6 +53,15 @@ class Login:
 
     def __repr__(self) -> str:
         return f"Login(email={self.email!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordChange:
+    current: str
+    new: str
+
+    def __repr__(self) -> str:
+        return "PasswordChange()"
 
 
 @dataclass(slots=True)
@@ -114,9 +124,9 @@ def _text(form: FormInput, name: str) -> str:
     return form.get(name).strip()
 
 
-def _password(form: FormInput) -> str:
+def _password(form: FormInput, name: str = "password") -> str:
     # Spaces can be part of a password, so it is not stripped.
-    return form.get("password")
+    return form.get(name)
 
 
 def check_name(name: str) -> str | None:
@@ -245,3 +255,29 @@ def parse_login(form: FormInput | Mapping[str, object]) -> Parsed[Login]:
 def _refused_as_read(form: FormInput, names: Iterable[str]) -> dict[str, str]:
     """The read-time problems of the named fields; they outrank "enter a value"."""
     return {name: form.problems[name] for name in names if name in form.problems}
+
+
+def parse_password_change(
+    form: FormInput | Mapping[str, object],
+) -> Parsed[PasswordChange]:
+    form = _as_input(form)
+    current = _password(form, "current_password")
+    new = _password(form, "new_password")
+
+    errors: dict[str, str] = {}
+    if not current:
+        errors["current_password"] = "Enter your current password."  # noqa: S105
+    elif len(current) > PASSWORD_MAX:
+        errors["current_password"] = (
+            f"That is longer than any password here ({PASSWORD_MAX} characters "
+            "at most); type your current password."
+        )
+    new_problem = check_password(new)
+    if new_problem is not None:
+        errors["new_password"] = new_problem
+    elif new == current:
+        errors["new_password"] = _UNCHANGED
+    errors.update(_refused_as_read(form, ("current_password", "new_password")))
+    if errors:
+        return Parsed(value=None, errors=errors)
+    return Parsed(value=PasswordChange(current=current, new=new))

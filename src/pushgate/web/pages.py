@@ -5,13 +5,20 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from pushgate.db.models import User
 from pushgate.logs import security_event
-from pushgate.runtime import get_runtime
+from pushgate.runtime import Runtime, get_runtime
 from pushgate.security import account_view
-from pushgate.web import accounts, forms, passwords, recovery_codes, sessions
+from pushgate.web import (
+    accounts,
+    forms,
+    password_change,
+    passwords,
+    recovery_codes,
+    sessions,
+)
 from pushgate.web._http import checked_form, client_ip, redirect
 from pushgate.web.service_client import ServiceError, service_client
 from pushgate.web.sessions import SessionState
@@ -33,6 +40,13 @@ async def landing(request: Request) -> Response:
         session = await sessions.load(db, request)
         user = await accounts.signed_in_user(db, session)
     return render(request, "web/landing.html", session=session, user=user)
+
+
+@router.get("/favicon.ico")
+async def favicon() -> Response:
+    # Pages link the SVG; browsers still ask for /favicon.ico on pages that
+    # do not (the authenticator's, the outbox) and for bookmarks.
+    return RedirectResponse("/static/favicon.svg", status_code=301)
 
 
 @router.get("/signup")
@@ -129,8 +143,9 @@ async def account(request: Request) -> Response:
     async with runtime.sessions() as db:
         session = await sessions.load(db, request)
         user = await accounts.signed_in_user(db, session)
-    if user is None:
+    if user is None or session is None:
         return redirect("/login")
+    notice = await _take_notice(runtime, session)
 
     enrolled: bool | None = None
     if user.authy_id is not None:
@@ -145,7 +160,18 @@ async def account(request: Request) -> Response:
         enrolled=enrolled,
         recovery=recovery,
         security=security,
+        notice=notice,
     )
+
+
+async def _take_notice(runtime: Runtime, session: SessionState) -> str | None:
+    """The account page's one-time notice (such as "password changed")."""
+    notice = session.data.pop(password_change.ACCOUNT_NOTICE, None)
+    if notice is None:
+        return None
+    async with runtime.sessions.begin() as db:
+        await sessions.save_data(db, session)
+    return str(notice)
 
 
 def _account_page(
@@ -158,6 +184,7 @@ def _account_page(
     status_code: int = 200,
     recovery: recovery_codes.RecoveryView | None = None,
     security: account_view.SecurityView | None = None,
+    notice: str | None = None,
 ) -> Response:
     return render(
         request,
@@ -169,6 +196,7 @@ def _account_page(
         status_code=status_code,
         recovery=recovery,
         security=security,
+        notice=notice,
     )
 
 

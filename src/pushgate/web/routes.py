@@ -10,12 +10,14 @@ from pushgate.web import (
     live_status,
     login,
     pages,
+    password_change,
     recovery_codes,
 )
 
 router = APIRouter()
 router.include_router(pages.router)
 router.include_router(enrollment.router)
+router.include_router(password_change.router)
 router.include_router(login.router)
 router.include_router(callback.router)
 router.include_router(live_status.router)

@@ -177,6 +177,11 @@ async def renew(
     return await start(db, settings, user_id=state.user_id, data=data)
 
 
+async def end_all(db: AsyncSession, user_id: int) -> None:
+    """Sign the user out everywhere: every session of theirs stops working."""
+    await db.execute(delete(WebSession).where(WebSession.user_id == user_id))
+
+
 async def end(db: AsyncSession, state: SessionState) -> None:
     await db.execute(
         delete(WebSession).where(WebSession.token_hash == state.token_hash)
