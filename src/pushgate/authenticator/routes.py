@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from typing import Any
 
 from fastapi import APIRouter
@@ -270,7 +271,7 @@ async def phone_register(request: Request, runtime: RuntimeDep) -> Response:
     public_key = _short_text(body, "public_key", limit=400)
     if public_key is None or devices.load_public_key(public_key) is None:
         return _error(400, "public_key must be a P-256 public key (SPKI, base64).")
-    if phone is None or code is None or not code.isdigit():
+    if phone is None or code is None or not re.fullmatch(r"[0-9]{4,10}", code):
         return _error(400, "Enter the phone number and the code you received.")
 
     async with runtime.sessions() as session:

@@ -170,7 +170,8 @@ def integer(
         raise invalid_parameter(name, "must be a whole number")
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,12}\s*", value):
+    # ASCII digits only: \d and int() also take other scripts' digits (١٢٣).
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,12}", value.strip()):
         value = int(value)
     if not isinstance(value, int):
         raise invalid_parameter(name, "must be a whole number")
@@ -233,6 +234,6 @@ def _clean_object(name: str, value: dict[Any, Any], depth: int) -> dict[str, Any
 def user_id(raw: str) -> int:
     """A user id from a path; anything but a positive number is not a user."""
     path_text("user_id", raw)
-    if not re.fullmatch(r"\d{1,15}", raw):
+    if not re.fullmatch(r"[0-9]{1,15}", raw):
         raise user_not_found()
     return int(raw)

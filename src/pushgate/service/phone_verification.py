@@ -140,7 +140,7 @@ async def check(
     if live is None:
         return CheckResult.NO_PENDING
     expected = _hash(server_secret, live.id, code)
-    if hmac.compare_digest(expected, live.code_hash):
+    if hmac.compare_digest(expected.encode(), live.code_hash.encode()):
         live.verified_at = now
         return CheckResult.CORRECT
     live.failures += 1

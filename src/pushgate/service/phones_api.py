@@ -9,6 +9,7 @@ lookup service: whether it is well formed.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter
@@ -117,7 +118,7 @@ async def verification_check(
     country_code, cellphone = phone_from(values)
     code = params.text(values, "verification_code", max_length=10)
     assert code is not None
-    if not code.isdigit():
+    if not re.fullmatch(r"[0-9]{4,10}", code):
         raise ApiError(401, "Verification code is incorrect", VERIFICATION_INCORRECT)
 
     async with runtime.sessions.begin() as session:

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter
@@ -133,7 +134,8 @@ async def verify(
         user = await users.find(session, app.id, uid)
         if user is None:
             raise user_not_found()
-        if not token.isdigit() or not 6 <= len(token) <= 12:
+        # 0-9 only: str.isdigit() says yes to other scripts' digits too.
+        if not re.fullmatch(r"[0-9]{6,12}", token):
             return _refusal(401, "Token is invalid", "invalid", None)
         result = await verify_code(session, secret, uid, token, action or "")
         if result.ok:

@@ -174,11 +174,15 @@ async def _current_token(session: AsyncSession, user_id: int) -> ServiceToken | 
 def _token_matches(
     server_secret: str, token: ServiceToken, code: str, action: str
 ) -> bool:
+    # Bytes, not str: compare_digest refuses a str with non-ASCII characters,
+    # and the code and action are whatever the caller was sent.
     right_code = hmac.compare_digest(
-        token.code_hash, hash_code(server_secret, token.user_id, code)
+        token.code_hash.encode(), hash_code(server_secret, token.user_id, code).encode()
     )
     # A code sent for one action (a login attempt) proves only that action.
-    right_action = not action or hmac.compare_digest(token.action, action)
+    right_action = not action or hmac.compare_digest(
+        token.action.encode(), action.encode()
+    )
     return right_code and right_action
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+import re
 import secrets
 import struct
 from dataclasses import dataclass
@@ -172,14 +173,17 @@ def matching_step(
     secret: TotpSecret, code: str, at: datetime, drift: int = DRIFT_STEPS
 ) -> int | None:
     """The step within ``drift`` of ``at`` whose code is ``code``, if any."""
-    if len(code) != secret.digits or not code.isdigit():
+    # 0-9 only (str.isdigit() also takes ١٢٣), and compared as bytes:
+    # compare_digest refuses a str with anything but ASCII in it.
+    if not re.fullmatch(f"[0-9]{{{secret.digits}}}", code):
         return None
+    given = code.encode()
     key = secret_key(secret.secret)
     current = step_at(at, secret.period)
     found = None
     # Every candidate is compared, so timing does not tell which step matched.
     for step in range(current - drift, current + drift + 1):
-        if hmac.compare_digest(hotp(key, step, secret.digits), code):
+        if hmac.compare_digest(hotp(key, step, secret.digits).encode(), given):
             found = step
     return found
 

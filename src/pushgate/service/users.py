@@ -32,7 +32,8 @@ class UserInput:
 def normalize_country_code(raw: object) -> str | None:
     """``"+1"``, ``"1"`` or ``1`` as ``"1"``; ``None`` when not a calling code."""
     text = str(raw).strip().lstrip("+") if raw is not None else ""
-    if re.fullmatch(r"\d{1,4}", text) and int(text) > 0:
+    # 0-9 only: \d would take Arabic-Indic digits, which int() reads too.
+    if re.fullmatch(r"[0-9]{1,4}", text) and int(text) > 0:
         return str(int(text))
     return None
 
@@ -42,7 +43,7 @@ def normalize_cellphone(raw: object) -> str | None:
     if raw is None or isinstance(raw, bool):
         return None
     digits = _PHONE_SEPARATORS.sub("", str(raw).strip())
-    if re.fullmatch(r"\d{4,15}", digits):
+    if re.fullmatch(r"[0-9]{4,15}", digits):
         return digits
     return None
 
