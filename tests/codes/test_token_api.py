@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 
 from pushgate import clock
 from pushgate.db.models import ServiceSecurityEvent, ServiceToken
-from pushgate.service import code_redaction
+from pushgate.service import log_redaction
 from pushgate.service.tokens import CODE_LIFETIME, MAX_FAILURES, SEND_LIMIT
 from tests.codes.conftest import (
     ServiceApp,
@@ -305,7 +305,7 @@ def test_codes_in_verify_paths_stay_out_of_request_logs(
             records.append(record)
 
     handler = Keep()
-    loggers = [logging.getLogger(name) for name in code_redaction.REQUEST_LOGGERS]
+    loggers = [logging.getLogger(name) for name in log_redaction.REQUEST_LOGGERS]
     levels = [target.level for target in loggers]
     for target in loggers:
         target.addHandler(handler)

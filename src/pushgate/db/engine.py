@@ -32,6 +32,9 @@ def libpq_url(url: str) -> str:
 def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     return create_async_engine(
         sqlalchemy_url(url),
+        # A failed statement's error would list its parameters (emails, phone
+        # numbers, whatever a client sent), and errors end up in the logs.
+        hide_parameters=True,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,

@@ -24,7 +24,7 @@ from starlette.requests import Request
 
 from pushgate.logs import security_event
 from pushgate.security import audit
-from pushgate.service import code_redaction, params, totp, users
+from pushgate.service import log_redaction, params, totp, users
 from pushgate.service.auth import CurrentApp, RuntimeDep
 from pushgate.service.errors import ApiError, AuthyRoute, user_not_found
 from pushgate.service.messages import compose, queue_code
@@ -39,8 +39,9 @@ from pushgate.service.tokens import (
 
 router = APIRouter(route_class=AuthyRoute)
 
-# The verify path holds the code: keep it out of the access and client logs.
-code_redaction.install()
+# The verify path holds the code, and errors and jobs can quote what a client
+# sent: keep both out of the logs.
+log_redaction.install()
 
 WRONG_CODE = "60020"
 TOO_MANY_REQUESTS = "60003"
