@@ -10,6 +10,7 @@ import secrets
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -172,3 +173,78 @@ def test_the_worker_never_logs_a_phone_number(
     ]
     assert phone not in kept.text
     assert EMAIL not in kept.text
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            "GET /protected/json/app/details?api_key=K3y-secret&x=1",
+            "GET /protected/json/app/details?api_key=[redacted]&x=1",
+        ),
+        ("/a?API_KEY=K3y-secret", "/a?API_KEY=[redacted]"),
+        ("/a?api%5Fkey=K3y-secret", "/a?api%5Fkey=[redacted]"),
+        ("/a?user%5Bpassword%5D=K3y-secret", "/a?user%5Bpassword%5D=[redacted]"),
+        (
+            "/check?phone_number=2025550143&country_code=1&verification_code=1234",
+            "/check?phone_number=[redacted]&country_code=1"
+            "&verification_code=[redacted]",
+        ),
+        ("/outbox?to=%2B12025550143", "/outbox?to=[redacted]"),
+        (
+            "/protected/json/verify/1234567/5?action=abc&token=x",
+            "/protected/json/verify/[code]/5?action=abc&token=[redacted]",
+        ),
+        (
+            "/protected/json/app/details?force=true",
+            "/protected/json/app/details?force=true",
+        ),
+    ],
+)
+def test_request_lines_hide_secrets_and_personal_data(line: str, expected: str) -> None:
+    assert log_redaction.redact(line) == expected
+
+
+def test_the_api_key_in_a_query_stays_out_of_request_logs(
+    service_app: ServiceClient, live_server: LiveServer
+) -> None:
+    log_redaction.install()
+    handler = Kept()
+    targets = [logging.getLogger(name) for name in log_redaction.REQUEST_LOGGERS]
+    levels = [target.level for target in targets]
+    for target in targets:
+        target.addHandler(handler)
+        target.setLevel(logging.INFO)
+    try:
+        with httpx.Client(base_url=live_server.base_url) as client:
+            details = client.get(
+                "/protected/json/app/details", params={"api_key": service_app.key}
+            )
+            check = client.get(
+                "/protected/json/phones/verification/check",
+                params={
+                    "api_key": service_app.key,
+                    "phone_number": "2025550143",
+                    "country_code": "1",
+                    "verification_code": "987654",
+                },
+            )
+        # uvicorn writes its access line after the response went out.
+        deadline = time.monotonic() + 5
+        while sum(r.name == "uvicorn.access" for r in handler.records) < 2:
+            assert time.monotonic() < deadline, handler.text
+            time.sleep(0.02)
+    finally:
+        for target, level in zip(targets, levels, strict=True):
+            target.removeHandler(handler)
+            target.setLevel(level)
+
+    assert details.status_code == 200
+    assert check.status_code == 404
+    for logger_name in ("uvicorn.access", "httpx"):
+        lines = [r.getMessage() for r in handler.records if r.name == logger_name]
+        assert any("api_key=[redacted]" in line for line in lines), lines
+        assert any("verification_code=[redacted]" in line for line in lines), lines
+    assert service_app.key not in handler.text
+    assert "987654" not in handler.text
+    assert "2025550143" not in handler.text

@@ -4,8 +4,11 @@ Three kinds of log line would otherwise write them down:
 
 Request lines
     Authy's verify call carries the code in its path
-    (``/protected/json/verify/{code}/{user}``), so uvicorn's access log and
-    httpx's request log would show it; the path segment is replaced.
+    (``/protected/json/verify/{code}/{user}``), and older Authy clients send
+    the API key as ``?api_key=``, so uvicorn's access log and httpx's request
+    log would show them. The path segment is replaced, and so is the value of
+    every query parameter named in :data:`HIDDEN_PARAMETERS` (secrets, and
+    the personal data a query can carry), however its name is encoded.
 Tracebacks
     An error the server survives (uvicorn's "Exception in ASGI application",
     a failed job) is logged with its traceback, and an exception's message
@@ -29,6 +32,7 @@ from __future__ import annotations
 import logging
 import re
 import traceback
+from urllib.parse import unquote_plus
 
 import procrastinate.worker
 
@@ -41,8 +45,17 @@ JOB_LOGGERS = (
 )
 ERROR_LOGGERS = ("uvicorn.error", *JOB_LOGGERS)
 
+#: Query parameters whose values never reach a log: secrets first, then
+#: personal data. A Rails-style name counts by any part (``user[email]``).
+HIDDEN_PARAMETERS = frozenset(
+    {"api_key", "token", "code", "verification_code", "password", "secret"}
+    | {"phone_number", "cellphone", "email", "to"}
+)
+
 _VERIFY_PATH = re.compile(r"(/protected/json/verify/)[^/?#\s\"]*")
 _MARK = "/protected/json/verify/"
+_QUERY_PAIR = re.compile(r"(?<=[?&;])([^=&;#\s\"?]+)=([^&;#\s\"]*)")
+_NAME_PARTS = re.compile(r"[^\[\]]+")
 # A job as the worker names it: task[id](name=value, ...).
 _JOB_CALL = re.compile(r"(\b[\w:.]+\[\d+\])\(([^()]*(?:\([^()]*\)[^()]*)*)\)")
 _ARGUMENT_NAME = re.compile(r"(?:^|, )(\w+)=")
@@ -51,13 +64,29 @@ _ARGUMENT_NAME = re.compile(r"(?:^|, )(\w+)=")
 _MESSAGE_KEPT = (ConnectionError, TimeoutError)
 
 
+def _hidden_value(pair: re.Match[str]) -> str:
+    name = unquote_plus(pair.group(1)).lower()
+    if any(part in HIDDEN_PARAMETERS for part in _NAME_PARTS.findall(name)):
+        return f"{pair.group(1)}=[redacted]"
+    return pair.group(0)
+
+
 def redact(text: str) -> str:
-    return _VERIFY_PATH.sub(r"\1[code]", text) if _MARK in text else text
+    """A request line without the verify code and hidden parameters' values."""
+    if _MARK in text:
+        text = _VERIFY_PATH.sub(r"\1[code]", text)
+    if "=" in text:
+        text = _QUERY_PAIR.sub(_hidden_value, text)
+    return text
 
 
-class RedactCodes(logging.Filter):
+def _needs_redacting(text: str) -> bool:
+    return _MARK in text or ("?" in text and "=" in text)
+
+
+class RedactRequestLines(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
+        if isinstance(record.msg, str) and _needs_redacting(record.msg):
             record.msg = redact(record.msg)
         if isinstance(record.args, tuple):
             record.args = tuple(_redacted_arg(arg) for arg in record.args)
@@ -65,11 +94,11 @@ class RedactCodes(logging.Filter):
 
 
 def _redacted_arg(arg: object) -> object:
-    # httpx passes its URL object; anything whose text has the path is redacted.
+    # httpx passes its URL object; anything whose text has a URL is redacted.
     if isinstance(arg, bytes | int | float):
         return arg
     text = str(arg)
-    return redact(text) if _MARK in text else arg
+    return redact(text) if _needs_redacting(text) else arg
 
 
 def _described(error: BaseException) -> str:
@@ -164,6 +193,6 @@ def _add_once(names: tuple[str, ...], kind: type[logging.Filter]) -> None:
 
 def install() -> None:
     """Add the filters to their loggers (once)."""
-    _add_once(REQUEST_LOGGERS, RedactCodes)
+    _add_once(REQUEST_LOGGERS, RedactRequestLines)
     _add_once(ERROR_LOGGERS, WithholdErrorData)
     _add_once(JOB_LOGGERS, HideJobArguments)
