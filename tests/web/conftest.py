@@ -179,6 +179,11 @@ class Site:
             )
 
 
+def client_address() -> dict[str, str]:
+    """Headers that make a request come from an address of its own."""
+    return {"X-Forwarded-For": f"2001:db8:{secrets.randbelow(65536):x}::1"}
+
+
 def csrf_from(html: str) -> str:
     """The CSRF token of the first form on a page."""
     match = re.search(r'name="csrf_token" value="([^"]+)"', html)
@@ -201,7 +206,12 @@ def site(
     open to new clients and on its state being theirs alone.
     """
     url = create_database(admin_database_url)
-    server = LiveServer(make_settings(tmp_path_factory.mktemp("web")), url).start()
+    # Loopback is a trusted proxy, so a test can be a client of its own
+    # address (X-Forwarded-For) where counts per address matter.
+    settings = make_settings(
+        tmp_path_factory.mktemp("web"), trusted_proxies="127.0.0.1"
+    )
+    server = LiveServer(settings, url).start()
     try:
         yield Site(server)
     finally:

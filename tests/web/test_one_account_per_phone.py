@@ -21,7 +21,7 @@ from pushgate import clock
 from pushgate.db.migrate import upgrade
 from pushgate.db.models import ServiceUser, User
 from tests.conftest import drop_database
-from tests.web.conftest import PASSWORD, csrf_from
+from tests.web.conftest import PASSWORD, client_address, csrf_from
 
 PHONE_TAKEN = (
     "This phone number belongs to another account; log in to that account, or "
@@ -34,6 +34,8 @@ def sign_up(site, email: str, country_code: str, phone: str):
         csrf = csrf_from(client.get("/signup").text)
         return client.post(
             "/signup",
+            # Each from an address of its own: refusals are counted per address.
+            headers=client_address(),
             data={
                 "csrf_token": csrf,
                 "name": "Phone Owner",

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
+import secrets
+import time
 
 import pytest
 from sqlalchemy import select
 
-from pushgate.db.models import User
-from pushgate.web import forms
-from tests.web.conftest import csrf_from
+from pushgate import clock
+from pushgate.db.models import LoginThrottle, User
+from pushgate.security import throttle
+from pushgate.web import forms, signup_limit
+from tests.web.conftest import client_address, csrf_from
 
 GOOD = {
     "name": "Ada Lovelace",
@@ -127,3 +131,65 @@ def test_signing_up_registers_with_the_service_and_signs_in(site) -> None:
     assert user.authy_id is not None
     assert user.password_hash.startswith("$argon2id$")
     assert user.phone == "7700900123" and user.country_code == "44"
+
+
+def post_signup(site, email: str, headers: dict[str, str]):
+    with site.client() as client:
+        csrf = csrf_from(client.get("/signup").text)
+        return client.post(
+            "/signup",
+            headers=headers,
+            data={
+                **GOOD,
+                "email": email,
+                "phone": str(4_190_000_000 + secrets.randbelow(10**7)),
+                "csrf_token": csrf,
+            },
+            follow_redirects=False,
+        )
+
+
+def test_refused_signups_from_one_address_are_slowed_down(site) -> None:
+    taken = site.make_user().email
+    address = client_address()
+    for _ in range(signup_limit.FREE_PER_ADDRESS):
+        assert post_signup(site, taken, address).status_code == 400
+    # The first one past the free ones blocks for 1 s (the next, 2 s ...).
+    answers = [post_signup(site, taken, address).status_code for _ in range(3)]
+    assert answers[0] == 400 and 429 in answers
+
+    # Blocked now, even for an email no account has; elsewhere nothing changed.
+    blocked = post_signup(site, f"new-{secrets.token_hex(4)}@example.com", address)
+    assert blocked.status_code == 429
+    assert blocked.headers["retry-after"] in ("1", "2")
+    assert "Too many sign-ups that made no account came from this network" in (
+        blocked.text
+    )
+    assert post_signup(site, taken, client_address()).status_code == 400
+
+    # The address's login count is its own, apart from this.
+    async def login_wait() -> int:
+        async with site.runtime.sessions() as db:
+            ip = address["X-Forwarded-For"]
+            return await throttle.seconds_blocked(db, "x@example.com", ip, clock.now())
+
+    assert site.run(login_wait) == 0
+
+    time.sleep(int(blocked.headers["retry-after"]) + 0.1)
+    signed_up = post_signup(site, f"new-{secrets.token_hex(4)}@example.com", address)
+    assert signed_up.status_code == 303
+
+
+def test_a_successful_signup_is_not_counted(site) -> None:
+    address = client_address()
+    for _ in range(2):
+        email = f"counted-{secrets.token_hex(4)}@example.com"
+        assert post_signup(site, email, address).status_code == 303
+
+    async def count() -> object:
+        async with site.runtime.sessions() as db:
+            return await db.get(
+                LoginThrottle, signup_limit.address_key(address["X-Forwarded-For"])
+            )
+
+    assert site.run(count) is None

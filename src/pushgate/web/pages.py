@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from pushgate import clock
 from pushgate.db.models import User
 from pushgate.logs import security_event
 from pushgate.runtime import Runtime, get_runtime
@@ -18,6 +19,7 @@ from pushgate.web import (
     passwords,
     recovery_codes,
     sessions,
+    signup_limit,
 )
 from pushgate.web._http import checked_form, client_ip, redirect
 from pushgate.web.service_client import ServiceError, service_client
@@ -27,6 +29,10 @@ from pushgate.web.templating import render
 router = APIRouter(include_in_schema=False)
 
 _EMAIL_TAKEN = "An account with {email} already exists; log in instead."
+_TOO_MANY_SIGNUPS = (
+    "Too many sign-ups that made no account came from this network; wait "
+    "{seconds} seconds, then try again."
+)
 _PHONE_TAKEN = (
     "This phone number belongs to another account; log in to that account, or "
     "use a different number."
@@ -85,47 +91,69 @@ async def signup(request: Request) -> Response:
             status_code=status_code,
         )
 
-    def refused(taken: accounts.Taken) -> Response:
-        if taken == "email":
-            parsed.errors["email"] = _EMAIL_TAKEN.format(email=parsed.echo["email"])
-        else:
-            parsed.errors["phone"] = _PHONE_TAKEN
-        return again(400)
-
     signup = parsed.value
     if signup is None:
         return again(400)
+    ip = client_ip(request)
+    async with runtime.sessions() as db:
+        wait = await signup_limit.seconds_blocked(db, ip, clock.now())
+    if wait:
+        security_event("signup.throttled", ip=ip)
+        response = again(429, _TOO_MANY_SIGNUPS.format(seconds=wait))
+        response.headers["Retry-After"] = str(wait)
+        return response
+
+    outcome = await _register(runtime, session, signup)
+    if isinstance(outcome, SessionState):
+        security_event("signup", user_id=outcome.user_id, ip=ip)
+        response = redirect("/account")
+        sessions.apply_cookie(response, settings, outcome)
+        return response
+
+    if not isinstance(outcome, ServiceError) or outcome.field_errors:
+        # No account, and the answer says why (not a failing service): count
+        # it, see signup_limit.
+        async with runtime.sessions.begin() as db:
+            await signup_limit.record_refusal(db, ip, clock.now(), settings)
+    if outcome == "email":
+        parsed.errors["email"] = _EMAIL_TAKEN.format(email=signup.email)
+        return again(400)
+    if outcome == "phone":
+        security_event("signup.phone_in_use", ip=ip)
+        parsed.errors["phone"] = _PHONE_TAKEN
+        return again(400)
+    parsed.errors.update(outcome.field_errors)
+    return again(400 if outcome.field_errors else 502, outcome.message)
+
+
+async def _register(
+    runtime: Runtime, session: SessionState, signup: forms.Signup
+) -> SessionState | accounts.Taken | ServiceError:
+    """Register the person with the service and create the account, signed in;
+    or what another account already has, or the service's refusal."""
     async with runtime.sessions() as db:
         taken = await _taken(db, signup)
     if taken is not None:
-        return refused(taken)
+        return taken
 
     authy_id = await service_client(runtime).register_user(
         signup.email, signup.country_code, signup.phone
     )
     if isinstance(authy_id, ServiceError):
-        parsed.errors.update(authy_id.field_errors)
-        return again(400 if authy_id.field_errors else 502, authy_id.message)
+        return authy_id
     # The service may write numbers differently from the site (or match more
     # ways of writing one): its user id is what must not be shared.
     async with runtime.sessions() as db:
-        shared = await accounts.service_user_in_use(db, authy_id)
-    if shared:
-        security_event("signup.phone_in_use", ip=client_ip(request))
-        return refused("phone")
+        if await accounts.service_user_in_use(db, authy_id):
+            return "phone"
 
     password_hash = await passwords.hash_password(signup.password)
     async with runtime.sessions.begin() as db:
         user = await accounts.create(db, signup, password_hash, authy_id)
         if not isinstance(user, User):
-            return refused(user)
+            return user
         # Signing up signs in: a new session, so no earlier token carries over.
-        new_session = await sessions.rotate(db, settings, session, user.id)
-
-    security_event("signup", user_id=user.id, ip=client_ip(request))
-    response = redirect("/account")
-    sessions.apply_cookie(response, settings, new_session)
-    return response
+        return await sessions.rotate(db, runtime.settings, session, user.id)
 
 
 async def _taken(db: AsyncSession, signup: forms.Signup) -> accounts.Taken | None:
