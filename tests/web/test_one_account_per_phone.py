@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from pushgate import clock
 from pushgate.db.migrate import upgrade
-from pushgate.db.models import ServiceUser, User
+from pushgate.db.models import ServiceDevice, ServiceUser, User
 from tests.conftest import drop_database
 from tests.web.conftest import PASSWORD, client_address, csrf_from
 
@@ -224,3 +224,58 @@ def test_the_migration_leaves_a_shared_service_user_to_the_oldest_account(
         "copy@example.com": None,
         "alone@example.com": 8,
     }
+
+
+def test_an_account_sees_and_removes_only_its_own_phones(site) -> None:
+    owner_email = f"owner-{secrets.token_hex(4)}@example.com"
+    other_email = f"other-{secrets.token_hex(4)}@example.com"
+    assert sign_up(site, owner_email, "1", new_number()[0]).status_code == 303
+    owner = account(site, owner_email)
+    device_id = secrets.token_hex(16)
+
+    async def enroll() -> None:
+        async with site.runtime.sessions.begin() as db:
+            db.add(
+                ServiceDevice(
+                    id=device_id,
+                    user_id=owner.authy_id,
+                    name="owner's phone",
+                    public_key="unused",
+                    token_hash=secrets.token_hex(32),
+                    created_at=clock.now(),
+                )
+            )
+
+    site.run(enroll)
+
+    with site.client() as other:
+        csrf = csrf_from(other.get("/signup").text)
+        signed_up = other.post(
+            "/signup",
+            headers=client_address(),
+            data={
+                "csrf_token": csrf,
+                "name": "Other",
+                "email": other_email,
+                "password": PASSWORD,
+                "country_code": "1",
+                "phone": new_number()[0],
+            },
+        )
+        assert signed_up.status_code == 303
+        page = other.get("/account")
+        removed = other.post(
+            f"/account/devices/{device_id}/remove",
+            data={"csrf_token": csrf_from(page.text)},
+        )
+
+    assert device_id not in page.text
+    assert removed.status_code == 303
+
+    async def revoked() -> object:
+        async with site.runtime.sessions() as db:
+            device = await db.get(ServiceDevice, device_id)
+            assert device is not None
+            return device.revoked_at
+
+    assert site.run(revoked) is None
