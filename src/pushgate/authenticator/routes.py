@@ -28,16 +28,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from pushgate import clock, safe_json
-from pushgate.authenticator import cookies, feed, pages
+from pushgate.authenticator import cookies, feed, pages, phone_limits
 from pushgate.db.models import ServiceApp, ServiceDevice, ServiceUser
 from pushgate.logs import security_event
 from pushgate.runtime import Runtime
 from pushgate.security import audit, push_guard
+from pushgate.security.proxy import request_view
 from pushgate.security.push_limits import PushLimits
 from pushgate.service import approvals, devices, enrollments, phone_verification, users
 from pushgate.service.auth import RuntimeDep
 from pushgate.service.callbacks import queue_callback
-from pushgate.service.phone_messages import queue_message, verification_text
+from pushgate.service.phone_messages import queue_enrollment_code, verification_text
 from pushgate.service.senders.base import Channel
 from pushgate.sse import EventStream
 
@@ -224,24 +225,27 @@ async def phone_start(request: Request, runtime: RuntimeDep) -> Response:
     phone = _phone(body)
     if phone is None:
         return _error(400, "Enter the country code and phone number, digits only.")
-    via = "call" if body.get("via") == "call" else "sms"
+    channel: Channel = "call" if body.get("via") == "call" else "sms"
+    address = request_view(request).address
+    now = clock.now()
 
-    channel: Channel = "call" if via == "call" else "sms"
+    # The same work for every number, registered or not (see phone_limits).
     async with runtime.sessions.begin() as session:
-        known = bool(await _users_with_phone(session, phone))
+        wait = await phone_limits.seconds_blocked(session, address, now)
         started = None
-        if known:
+        if not wait:
+            await phone_limits.count_request(session, address, now, runtime.settings)
             started = await phone_verification.start(
                 session,
                 runtime.settings.resolved_secret_key(),
                 app_id=None,
                 country_code=phone[0],
                 cellphone=phone[1],
-                via=via,
+                via=channel,
                 code_length=6,
             )
         if started is not None and started.code is not None:
-            await queue_message(
+            await queue_enrollment_code(
                 session,
                 runtime,
                 channel,
@@ -249,10 +253,17 @@ async def phone_start(request: Request, runtime: RuntimeDep) -> Response:
                 phone[1],
                 verification_text(channel, started.code),
             )
+
+    if wait:
+        security_event("authenticator.phone_start_throttled", scope="address")
+        response = _error(
+            429, f"Too many codes were asked for from here; wait {wait} seconds."
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
     if started is not None and started.throttled:
-        return _error(429, "Too many codes were sent to this number; wait 10 minutes.")
-    # The same answer whether or not the number is registered, so this page
-    # cannot be used to find out who uses the service.
+        security_event("authenticator.phone_start_throttled", scope="number")
+        return _error(429, "Too many codes were asked for this number; wait 10 minutes.")
     return JSONResponse(
         {
             "success": True,

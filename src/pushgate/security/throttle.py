@@ -112,6 +112,38 @@ async def record_failure(
     return math.ceil(longest.total_seconds())
 
 
+async def key_blocked_for(session: AsyncSession, key: str, now: datetime) -> int:
+    """Seconds until ``key`` (any key, not only login's) is free again; 0: now."""
+    until = await session.scalar(
+        select(LoginThrottle.blocked_until).where(LoginThrottle.key == key)
+    )
+    if until is None or until <= now:
+        return 0
+    return max(1, math.ceil((until - now).total_seconds()))
+
+
+async def count_try(
+    session: AsyncSession, key: str, free: int, now: datetime, limits: ThrottleLimits
+) -> int:
+    """Count one try against ``key`` and return the seconds it is now blocked.
+
+    The same counting as wrong passwords (``free`` tries, then doubling
+    delays up to ``limits.max_delay``, forgotten after ``limits.memory`` of
+    quiet), for other things worth slowing down; give each its own key
+    prefix, so its counts never mix with the login's.
+    """
+    await prune(session, now, limits)
+    tries = await _count(session, key, now, limits.memory)
+    delay = delay_after(tries, free, limits.max_delay)
+    if delay:
+        await session.execute(
+            update(LoginThrottle)
+            .where(LoginThrottle.key == key)
+            .values(blocked_until=now + delay)
+        )
+    return math.ceil(delay.total_seconds())
+
+
 async def _count(
     session: AsyncSession, key: str, now: datetime, memory: timedelta
 ) -> int:

@@ -13,8 +13,10 @@ from __future__ import annotations
 import logging
 
 import procrastinate
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pushgate.db.models import ServiceUser
 from pushgate.jobs import current_runtime, tasks
 from pushgate.runtime import Runtime
 from pushgate.service.senders import Message, create_sender
@@ -24,6 +26,7 @@ from pushgate.service.tokens import seal, unseal
 logger = logging.getLogger("pushgate")
 
 TASK_NAME = "pushgate:send_phone_message"
+ENROLLMENT_TASK_NAME = "pushgate:send_enrollment_code"
 
 
 def install_link_text(link: str) -> str:
@@ -57,12 +60,71 @@ async def queue_message(
     ).defer_async(channel=channel, to=e164(country_code, cellphone), sealed_text=sealed)
 
 
+async def queue_enrollment_code(
+    session: AsyncSession,
+    runtime: Runtime,
+    channel: Channel,
+    country_code: str,
+    cellphone: str,
+    text: str,
+) -> None:
+    """Queue a code for enrolling by phone number, sent only if a site has
+    registered the number by the time the job runs.
+
+    The request that asks for the code does the same work for every number,
+    so neither its answer nor its timing tells whether the number is known.
+    """
+    sealed = seal(runtime.settings.resolved_secret_key(), text)
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    await runtime.jobs.configure_task(
+        ENROLLMENT_TASK_NAME, connection=raw.driver_connection
+    ).defer_async(
+        channel=channel,
+        country_code=country_code,
+        cellphone=cellphone,
+        sealed_text=sealed,
+    )
+
+
+@tasks.task(
+    name="send_enrollment_code",
+    queue="messages",
+    retry=procrastinate.RetryStrategy(max_attempts=6, exponential_wait=2),
+)
+async def send_enrollment_code(
+    channel: str, country_code: str, cellphone: str, sealed_text: str
+) -> None:
+    runtime = current_runtime()
+    to = e164(country_code, cellphone)
+    async with runtime.sessions() as session:
+        registered = await session.scalar(
+            select(
+                exists().where(
+                    ServiceUser.country_code == country_code,
+                    ServiceUser.cellphone == cellphone,
+                    ServiceUser.deleted_at.is_(None),
+                )
+            )
+        )
+    if not registered:
+        logger.info(
+            "Sent no enrollment code to %s: no site registered it", mask_number(to)
+        )
+        return
+    await _send(channel, to, sealed_text)
+
+
 @tasks.task(
     name="send_phone_message",
     queue="messages",
     retry=procrastinate.RetryStrategy(max_attempts=6, exponential_wait=2),
 )
 async def send_phone_message(channel: str, to: str, sealed_text: str) -> None:
+    await _send(channel, to, sealed_text)
+
+
+async def _send(channel: str, to: str, sealed_text: str) -> None:
     runtime = current_runtime()
     text = unseal(runtime.settings.resolved_secret_key(), sealed_text)
     if text is None:
