@@ -8,7 +8,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from pushgate.service.outbox_page import is_loopback
+from pushgate.service.local_only import is_loopback, names_loopback
 from pushgate.service.outbox_page import router as outbox_router
 from tests.codes.conftest import ServiceApp, code_in, new_user, wait_for_message
 from tests.support.server import LiveServer
@@ -34,6 +34,30 @@ def test_loopback_addresses(host: str | None, loopback: bool) -> None:
     assert is_loopback(host) is loopback
 
 
+@pytest.mark.parametrize(
+    ("host", "local"),
+    [
+        ("localhost", True),
+        ("LOCALHOST:8000", True),
+        ("127.0.0.1", True),
+        ("127.0.0.1:8731", True),
+        ("[::1]", True),
+        ("[::1]:8731", True),
+        ("attacker.example", False),
+        ("attacker.example:8731", False),
+        ("localhost.attacker.example", False),
+        ("127.0.0.1.nip.io:8731", False),
+        ("127.0.0.2", False),
+        ("[::2]:8731", False),
+        ("localhost:port", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_loopback_host_headers(host: str | None, local: bool) -> None:
+    assert names_loopback(host) is local
+
+
 def test_outbox_shows_messages_to_local_clients(
     live_server: LiveServer, service_app: ServiceApp
 ) -> None:
@@ -43,6 +67,14 @@ def test_outbox_shows_messages_to_local_clients(
 
     page = httpx.get(f"{live_server.base_url}/outbox", params={"to": user.number})
     assert page.status_code == 200
+    for host in (f"localhost:{live_server.port}", f"[::1]:{live_server.port}"):
+        by_name = httpx.get(
+            f"{live_server.base_url}/outbox",
+            params={"to": user.number},
+            headers={"Host": host},
+        )
+        assert by_name.status_code == 200
+        assert code_in(message.body) in by_name.text
     assert page.headers["content-type"].startswith("text/html")
     assert page.headers["cache-control"] == "no-store"
     assert f'data-to="{user.number}"' in page.text
@@ -78,6 +110,26 @@ def test_outbox_refuses_clients_from_elsewhere(
         f"{live_server.base_url}/outbox", headers={"Forwarded": "for=127.0.0.1"}
     )
     assert forwarded.status_code == 403
+
+
+def test_outbox_refuses_a_rebound_name(
+    live_server: LiveServer, service_app: ServiceApp
+) -> None:
+    # A page at attacker.example whose name now points at 127.0.0.1: the
+    # request comes from this machine but names the attacker's host.
+    user = new_user(live_server, service_app)
+    assert service_app.client.users.request_sms(user.id, {"force": True}).ok()
+    message = wait_for_message(live_server, user.number)
+
+    for host in (
+        f"attacker.example:{live_server.port}",
+        "attacker.example",
+        f"localhost.attacker.example:{live_server.port}",
+    ):
+        page = httpx.get(f"{live_server.base_url}/outbox", headers={"Host": host})
+        assert page.status_code == 403, host
+        assert code_in(message.body) not in page.text
+        assert user.number not in page.text
 
 
 async def test_outbox_does_not_exist_with_another_sender() -> None:

@@ -1,15 +1,14 @@
 """``/outbox``: the messages the development sender kept, for this machine only.
 
 The page exists only while ``PUSHGATE_MESSAGE_SENDER=outbox``, and answers
-only clients on a loopback address whose request came straight to the
-server: a request that passed through a proxy (it carries a forwarding
-header) is refused even from 127.0.0.1, since a reverse proxy on this
-machine would make every visitor look local.
+only requests from this machine (:mod:`pushgate.service.local_only`): from a
+loopback address, through no proxy, and to a loopback name (``localhost``,
+``127.0.0.1``, ``[::1]``), so a page elsewhere that rebinds its own name to
+127.0.0.1 cannot read the codes.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from pathlib import Path
 from typing import Annotated
@@ -25,9 +24,9 @@ from pushgate.db.models import ServiceOutboxMessage
 from pushgate.logs import security_event
 from pushgate.runtime import Runtime, get_runtime
 from pushgate.security.proxy import request_view
+from pushgate.service.local_only import refusal
 
 SHOWN = 50
-FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
 # Numbers as the senders store them (E.164); nothing else is looked up.
 _NUMBER = re.compile(r"\+?[0-9]{1,20}")
 
@@ -42,18 +41,6 @@ _templates = Jinja2Templates(
 router = APIRouter(include_in_schema=False)
 
 
-def is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    try:
-        address = ipaddress.ip_address(host.split("%")[0])
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        return address.ipv4_mapped.is_loopback
-    return address.is_loopback
-
-
 @router.get("/outbox")
 async def outbox(
     request: Request,
@@ -62,12 +49,14 @@ async def outbox(
 ) -> Response:
     if runtime.settings.message_sender != "outbox":
         return PlainTextResponse("Not Found", status_code=404)
-    client = request_view(request).address
-    proxied = any(name in request.headers for name in FORWARDING_HEADERS)
-    if proxied or not is_loopback(client):
-        security_event("outbox.refused", client=client, proxied=proxied)
+    refused = refusal(request)
+    if refused is not None:
+        client = request_view(request).address
+        security_event("outbox.refused", client=client, reason=refused)
         return PlainTextResponse(
-            "The outbox is shown only to clients on this machine.", status_code=403
+            "The outbox is shown only to clients on this machine, at "
+            "http://localhost, 127.0.0.1 or [::1].",
+            status_code=403,
         )
 
     if to and not _NUMBER.fullmatch(to):
