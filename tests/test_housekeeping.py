@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from pushgate import clock
 from pushgate.db.engine import create_engine, session_factory
-from pushgate.db.models import LoginAttempt, User, WebSession
-from pushgate.housekeeping import sweep
+from pushgate.db.models import CallbackNonce, LoginAttempt, User, WebSession
+from pushgate.housekeeping import Retention, sweep
 
 
 async def test_sweep_removes_expired_sessions_and_old_attempts(
@@ -75,5 +75,36 @@ async def test_sweep_removes_expired_sessions_and_old_attempts(
             assert list(kept_attempts) == ["recent-attempt-" + str(user.id)]
             assert removed["web_sessions"] >= 1
             assert removed["login_attempts"] >= 1
+    finally:
+        await engine.dispose()
+
+
+async def test_sweep_forgets_nonces_only_once_their_age_refuses_them(
+    database_url: str,
+) -> None:
+    engine = create_engine(database_url, pool_size=2)
+    sessions = session_factory(engine)
+    now = clock.now()
+    keep = Retention(callback_nonces=timedelta(minutes=5))
+    try:
+        async with sessions.begin() as db:
+            db.add_all(
+                [
+                    CallbackNonce(
+                        nonce="old-nonce", received_at=now - timedelta(hours=1)
+                    ),
+                    CallbackNonce(nonce="fresh-nonce", received_at=now),
+                ]
+            )
+        async with sessions.begin() as db:
+            removed = await sweep(db, now, keep)
+        async with sessions() as db:
+            kept = await db.scalars(
+                select(CallbackNonce.nonce).where(
+                    CallbackNonce.nonce.in_(["old-nonce", "fresh-nonce"])
+                )
+            )
+            assert list(kept) == ["fresh-nonce"]
+        assert removed["callback_nonces"] >= 1
     finally:
         await engine.dispose()

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -21,6 +22,7 @@ from pushgate.events.bus import create_bus
 from pushgate.runtime import Runtime
 from pushgate.security.headers import SecurityHeadersMiddleware
 from pushgate.security.proxy import TrustedProxies
+from pushgate.service import local_only
 from pushgate.settings import Settings
 from pushgate.sse import ended_by_exit_signals
 
@@ -90,8 +92,10 @@ def _add_routes(app: FastAPI) -> None:
     from pushgate.service.outbox_page import router as outbox_router
     from pushgate.service.token_api import router as token_router
     from pushgate.web.error_pages import install as install_error_pages
+    from pushgate.web.routes import hot_routes
     from pushgate.web.routes import router as web_router
 
+    app.router.routes.extend(hot_routes)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(service_router)
     app.include_router(token_router)
@@ -107,18 +111,53 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+#: What /readyz shows a request from this machine besides the booleans: counts
+#: and the listener's state, never its server's address or an error's text.
+LOCAL_DETAIL = ("state", "losses", "waiters")
+
+
 async def readyz(request: Request) -> JSONResponse:
+    """Ready when the database answers and the event listener listens.
+
+    Anyone may ask, so the answer is booleans and the event backend's name;
+    a request from this machine also gets the listener's state and counts.
+    What went wrong (the database's error, the listener's server and last
+    error) goes to the log, once each time readiness changes.
+    """
     runtime: Runtime = request.app.state.runtime
-    database = True
+    problem = ""
     try:
         async with runtime.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
-    except Exception:
-        database = False
+    except Exception as error:
+        problem = f"{type(error).__name__}: {error}"
     bus = runtime.bus.status()
+    database = not problem
     ready = database and bool(bus["ready"])
-    body = {"ready": ready, "database": database, "events": bus}
+    _log_change(request.app, ready, problem, bus)
+
+    events = {"backend": bus["backend"], "ready": bool(bus["ready"])}
+    if local_only.refusal(request) is None:
+        events.update({key: bus[key] for key in LOCAL_DETAIL if key in bus})
+    body = {"ready": ready, "database": database, "events": events}
     return JSONResponse(body, status_code=200 if ready else 503)
+
+
+def _log_change(app: FastAPI, ready: bool, problem: str, bus: dict[str, Any]) -> None:
+    if getattr(app.state, "was_ready", None) == ready:
+        return
+    app.state.was_ready = ready
+    if ready:
+        logger.info("Ready: the database answers and the event bus listens")
+        return
+    logger.warning(
+        "Not ready: database %s; %s event bus %s (server %s, last error %s)",
+        problem or "answers",
+        bus.get("backend"),
+        bus.get("state", "ready" if bus.get("ready") else "not ready"),
+        bus.get("server", "-"),
+        bus.get("last_error") or "none",
+    )
 
 
 @contextlib.asynccontextmanager

@@ -1,4 +1,5 @@
-"""Deleting what has outlived its use: old sessions, attempts, links, jobs.
+"""Deleting what has outlived its use: old sessions, attempts, links, jobs,
+and callback nonces old enough that their age alone refuses them.
 
 Everything here is already ignored when read (expiry is always checked at
 read time); this only keeps the tables from growing without end. It runs as
@@ -22,6 +23,7 @@ from pushgate.db.models import (
     WebSession,
 )
 from pushgate.jobs import current_runtime, tasks
+from pushgate.security.nonces import prune_nonces
 
 logger = logging.getLogger("pushgate")
 
@@ -34,6 +36,9 @@ class Retention:
     outbox_messages: timedelta = timedelta(days=1)
     #: Finished jobs; each callback's outcome stays in its deliveries table.
     finished_jobs: timedelta = timedelta(days=7)
+    #: ``callback_nonce_max_age_seconds``: a nonce older than that (and the
+    #: clock skew) is refused for its age, so its row is no longer needed.
+    callback_nonces: timedelta = timedelta(seconds=300)
 
 
 async def sweep(
@@ -67,6 +72,7 @@ async def sweep(
         {"before": now - keep.finished_jobs},
     )
     removed["procrastinate_jobs"] = jobs.rowcount  # type: ignore[attr-defined]
+    removed["callback_nonces"] = await prune_nonces(session, now, keep.callback_nonces)
     return removed
 
 
@@ -75,7 +81,12 @@ async def sweep(
 async def housekeeping(timestamp: int) -> None:
     runtime = current_runtime()
     async with runtime.sessions.begin() as session:
-        removed = await sweep(session, clock.now())
+        keep = Retention(
+            callback_nonces=timedelta(
+                seconds=runtime.settings.callback_nonce_max_age_seconds
+            )
+        )
+        removed = await sweep(session, clock.now(), keep)
     if any(removed.values()):
         logger.info(
             "Housekeeping removed %s",

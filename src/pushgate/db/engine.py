@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy.engine import make_url
+import weakref
+
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -44,3 +46,21 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+_AUTOCOMMIT: weakref.WeakKeyDictionary[Engine, AsyncEngine] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def autocommit(engine: AsyncEngine) -> AsyncEngine:
+    """``engine`` (same pool) running each statement as its own transaction.
+
+    For the hot path's single statements: no ``BEGIN`` before and no
+    ``ROLLBACK``/``COMMIT`` after, so one statement is one round trip.
+    """
+    found = _AUTOCOMMIT.get(engine.sync_engine)
+    if found is None:
+        found = engine.execution_options(isolation_level="AUTOCOMMIT")
+        _AUTOCOMMIT[engine.sync_engine] = found
+    return found

@@ -6,8 +6,8 @@ it unique. The web app accepts a callback only when its
 signature is right (compared in constant time), its nonce is at most a few
 minutes old and not from the future, and that nonce has not been accepted
 before. Accepted nonces are remembered in ``callback_nonces`` just long enough
-for them to turn stale; older ones are pruned, since the age check alone
-refuses them then.
+for them to turn stale; older ones are pruned (by the hourly housekeeping
+job, not by each callback), since the age check alone refuses them then.
 
 The signed URL is the one the service posted to. Behind a reverse proxy it is
 rebuilt from the forwarding headers, but only when the proxy is trusted.
@@ -58,10 +58,9 @@ def nonce_time(nonce: str) -> datetime | None:
     return datetime.fromtimestamp(int(match.group(1)), UTC)
 
 
-async def claim_nonce(
-    session: AsyncSession, nonce: str, now: datetime, max_age: timedelta
-) -> NonceOutcome:
-    """Accept ``nonce`` once (recorded in ``session``'s transaction)."""
+def check_nonce_time(nonce: str, now: datetime, max_age: timedelta) -> NonceOutcome:
+    """Whether ``nonce`` names a time that may still be accepted (``ACCEPTED``)
+    or why not; whether it was used before is for the database to say."""
     signed_at = nonce_time(nonce)
     if signed_at is None:
         return NonceOutcome.MALFORMED
@@ -69,6 +68,16 @@ async def claim_nonce(
         return NonceOutcome.STALE
     if signed_at > now + CLOCK_SKEW:
         return NonceOutcome.FUTURE
+    return NonceOutcome.ACCEPTED
+
+
+async def claim_nonce(
+    session: AsyncSession, nonce: str, now: datetime, max_age: timedelta
+) -> NonceOutcome:
+    """Accept ``nonce`` once (recorded in ``session``'s transaction)."""
+    timely = check_nonce_time(nonce, now, max_age)
+    if timely is not NonceOutcome.ACCEPTED:
+        return timely
 
     await prune_nonces(session, now, max_age)
     inserted = await session.scalar(

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from pushgate.db.engine import autocommit
 from pushgate.db.models import LoginAttempt, User
 from pushgate.runtime import Runtime
 
@@ -58,8 +59,11 @@ class AttemptState:
 
 
 async def read_state(runtime: Runtime, attempt_id: str) -> AttemptState | None:
-    """One small query, holding a pooled connection only while it runs."""
-    async with runtime.engine.connect() as connection:
+    """One small query, holding a pooled connection only while it runs.
+
+    Autocommit: one round trip, without ``BEGIN`` and ``ROLLBACK`` around it.
+    """
+    async with autocommit(runtime.engine).connect() as connection:
         row = (await connection.execute(_STATE_QUERY, {"id": attempt_id})).first()
     if row is None:
         return None
@@ -119,46 +123,107 @@ async def mark_replaced(
 
 
 AnswerOutcome = Literal[
-    "recorded", "repeated", "unknown", "already_answered", "expired", "wrong_user"
+    "recorded",
+    "repeated",
+    "unknown",
+    "already_answered",
+    "expired",
+    "wrong_user",
+    "replayed",
 ]
+
+# The whole answer in one statement, run on its own (autocommit), so it is
+# one transaction and one round trip: claim the nonce (a conflict means a
+# replay, and then nothing else changes), record the answer only on a pending,
+# unexpired attempt of the right person, announce it (PostgreSQL bus: the
+# NOTIFY is delivered when the statement commits), and return what a refusal
+# needs to say why. Concurrent answers serialise on the attempt's row: the
+# loser's UPDATE re-checks ``status = 'pending'`` after the winner commits.
+_ANSWER_SQL = """
+WITH claimed AS (
+    INSERT INTO callback_nonces (nonce, received_at) VALUES (:nonce, :now)
+    ON CONFLICT (nonce) DO NOTHING
+    RETURNING 1
+), target AS (
+    SELECT a.id, a.status, a.expires_at, u.authy_id
+    FROM login_attempts AS a JOIN users AS u ON u.id = a.user_id
+    WHERE a.approval_uuid = :uuid
+), answered AS (
+    UPDATE login_attempts AS a SET status = :answer, answered_at = :now
+    FROM users AS u
+    WHERE a.approval_uuid = :uuid AND u.id = a.user_id
+      AND a.status = 'pending' AND a.expires_at > :now
+      AND (CAST(:authy_id AS bigint) IS NULL
+           OR u.authy_id = CAST(:authy_id AS bigint))
+      AND EXISTS (SELECT 1 FROM claimed)
+    RETURNING a.id
+), notified AS (
+    SELECT {notify} FROM answered
+)
+SELECT EXISTS (SELECT 1 FROM claimed) AS fresh,
+       (SELECT id FROM answered) AS answered_id,
+       (SELECT count(*) FROM notified) AS notified,
+       t.id, t.status, t.expires_at, t.authy_id
+FROM (SELECT 1) AS one LEFT JOIN target AS t ON true
+"""
+_ANSWER_NOTIFYING = text(
+    _ANSWER_SQL.format(notify="pg_notify(:channel, 'attempt:' || answered.id)")
+)
+_ANSWER_SILENT = text(_ANSWER_SQL.format(notify="1"))
+_STATUS_BY_UUID = text("SELECT status FROM login_attempts WHERE approval_uuid = :uuid")
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    outcome: AnswerOutcome
+    attempt_id: str | None = None
 
 
 async def record_answer(
-    db: AsyncSession,
+    connection: AsyncConnection,
     approval_uuid: str,
     answer: str,
     authy_id: int | None,
+    nonce: str,
     now: datetime,
-) -> tuple[AnswerOutcome, LoginAttempt | None]:
-    """Record the phone's answer on the attempt that owns ``approval_uuid``.
+    notify_channel: str | None,
+) -> Answer:
+    """Claim ``nonce`` and record the phone's answer on the attempt that owns
+    ``approval_uuid``, in one statement on an autocommit ``connection``.
 
-    Locks the attempt's row, so two deliveries of answers cannot both win.
-    Only ``recorded`` changed anything; the caller publishes and commits.
+    With ``notify_channel`` the statement also announces the change there
+    (``pg_notify``); without, the caller publishes a ``recorded`` answer.
+    The nonce is kept whatever the outcome, so a message cannot be retried.
     """
-    row = (
-        await db.execute(
-            select(LoginAttempt, User.authy_id)
-            .join(User, User.id == LoginAttempt.user_id)
-            .where(LoginAttempt.approval_uuid == approval_uuid)
-            .with_for_update(of=LoginAttempt)
-        )
-    ).first()
-    if row is None:
-        return "unknown", None
-    attempt, owner_authy_id = row
-    if authy_id is not None and authy_id != owner_authy_id:
-        return "wrong_user", attempt
-    if attempt.status == answer:
-        return "repeated", attempt
-    if attempt.status != PENDING:
-        return "already_answered", attempt
-    if now >= attempt.expires_at:
-        return "expired", attempt
-
-    attempt.status = answer
-    attempt.answered_at = now
-    await db.flush()
-    return "recorded", attempt
+    statement = _ANSWER_SILENT if notify_channel is None else _ANSWER_NOTIFYING
+    params: dict[str, object] = {
+        "nonce": nonce,
+        "now": now,
+        "uuid": approval_uuid,
+        "answer": answer,
+        "authy_id": authy_id,
+    }
+    if notify_channel is not None:
+        params["channel"] = notify_channel
+    row = (await connection.execute(statement, params)).one()
+    if not row.fresh:
+        return Answer("replayed")
+    if row.answered_id is not None:
+        return Answer("recorded", row.answered_id)
+    if row.id is None:
+        return Answer("unknown")
+    if authy_id is not None and authy_id != row.authy_id:
+        return Answer("wrong_user", row.id)
+    status = row.status
+    if status == PENDING and now < row.expires_at:
+        # Pending when the statement began, yet not updated: another answer
+        # was committed meanwhile. Its status decides between the two below.
+        status = await connection.scalar(_STATUS_BY_UUID, {"uuid": approval_uuid})
+    if status == answer:
+        return Answer("repeated", row.id)
+    if status != PENDING:
+        return Answer("already_answered", row.id)
+    return Answer("expired", row.id)
 
 
 @dataclass(frozen=True, slots=True)

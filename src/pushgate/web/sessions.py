@@ -20,6 +20,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
 from pushgate import clock
+from pushgate.db.engine import autocommit
 from pushgate.db.models import WebSession
 from pushgate.runtime import Runtime
 from pushgate.settings import Settings
@@ -96,7 +97,8 @@ async def read_attempt_id(runtime: Runtime, request: HTTPConnection) -> str | No
     token = _cookie_token(request)
     if token is None:
         return None
-    async with runtime.engine.connect() as connection:
+    # Autocommit: one round trip, without BEGIN and ROLLBACK around it.
+    async with autocommit(runtime.engine).connect() as connection:
         value = await connection.scalar(
             _ATTEMPT_ID_QUERY, {"token_hash": hash_token(token), "now": clock.now()}
         )
