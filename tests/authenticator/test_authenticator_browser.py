@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pyotp
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from pushgate.service import totp
 from tests.service.conftest import NUMBERS, ServiceClient
@@ -116,3 +116,47 @@ def test_a_spent_link_is_refused(
 
     expect(page.locator('[data-role="error"]')).to_contain_text("already used")
     assert "#" not in page.url
+
+
+def test_tapping_a_request_a_newer_one_replaced_says_so(
+    page: Page, service_app: ServiceClient, live_server
+) -> None:
+    # The page's stream, replayed from snapshots; frozen, it stands for a
+    # phone that missed an update (asleep, or its connection dropped).
+    frozen: list[str] = []
+
+    def events(route: Route) -> None:
+        if not frozen:
+            snapshot = route.fetch(
+                url=live_server.base_url + "/authenticator/api/requests"
+            )
+            body = f"retry: 200\nevent: requests\ndata: {snapshot.text()}\n\n"
+        else:
+            body = frozen[0]
+        route.fulfill(
+            status=200, headers={"Content-Type": "text/event-stream"}, body=body
+        )
+        if freeze and not frozen:
+            frozen.append(body)
+
+    freeze: list[bool] = []
+    page.route("**/authenticator/api/events", events)
+    user_id = service_app.create_user()
+    link = service_app.client.post(f"/protected/json/users/{user_id}/enrollment")
+    page.goto(link.json()["enrollment"]["url"])
+    page.wait_for_url("**/authenticator/")
+    older = service_app.approval_request(user_id, message="Log in?")
+    item = page.locator(f'[data-uuid="{older}"]')
+    expect(item).to_be_visible()
+    freeze.append(True)
+    page.wait_for_timeout(600)  # the next replay, showing the older request, is kept
+    service_app.approval_request(user_id, message="Log in again?")
+    page.wait_for_timeout(600)
+    expect(item).to_be_visible()
+
+    item.locator(f'[data-number="{NUMBERS[older]}"]').click()
+
+    expect(item.locator('[data-field="result"]')).to_have_text(
+        "This request was replaced by a newer one; answer the newest request."
+    )
+    assert service_app.approval_status(older) == "expired"

@@ -263,7 +263,9 @@ async def phone_start(request: Request, runtime: RuntimeDep) -> Response:
         return response
     if started is not None and started.throttled:
         security_event("authenticator.phone_start_throttled", scope="number")
-        return _error(429, "Too many codes were asked for this number; wait 10 minutes.")
+        return _error(
+            429, "Too many codes were asked for this number; wait 10 minutes."
+        )
     return JSONResponse(
         {
             "success": True,
@@ -348,6 +350,10 @@ _REFUSALS = {
         "That request was already answered.",
     ),
     approvals.AnswerOutcome.EXPIRED: (410, "That request has expired."),
+    approvals.AnswerOutcome.SUPERSEDED: (
+        410,
+        "This request was replaced by a newer one; answer the newest request.",
+    ),
     approvals.AnswerOutcome.STALE_SIGNATURE: (
         400,
         "The answer was signed too long ago or with a wrong clock; check the "

@@ -27,6 +27,7 @@ from pushgate.db.models import (
     ServiceDevice,
     ServiceUser,
 )
+from pushgate.security.push_limits import SUPERSEDED
 
 DEFAULT_SECONDS_TO_EXPIRE = 86400
 MAX_SECONDS_TO_EXPIRE = 30 * 86400
@@ -153,6 +154,8 @@ class AnswerOutcome(enum.Enum):
     STALE_SIGNATURE = "stale_signature"
     ALREADY_ANSWERED = "already_answered"
     EXPIRED = "expired"
+    #: A newer request for the same user withdrew this one unanswered.
+    SUPERSEDED = "superseded"
 
 
 @dataclass(frozen=True)
@@ -211,8 +214,10 @@ async def record_answer(
         return AnswerOutcome.NOT_FOUND, None
     if request.user_id != device.user_id:
         return AnswerOutcome.WRONG_DEVICE, request
-    if request.status != "pending":
+    if request.status == "expired" and request.reason == SUPERSEDED:
+        return AnswerOutcome.SUPERSEDED, request
+    if request.status in ANSWERED:
         return AnswerOutcome.ALREADY_ANSWERED, request
-    if request.expires_at <= now:
+    if request.status == "expired" or request.expires_at <= now:
         return AnswerOutcome.EXPIRED, request
     return AnswerOutcome.WRONG_DEVICE, request
