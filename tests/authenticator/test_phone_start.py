@@ -4,6 +4,7 @@ and is limited per number and per client address."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -70,8 +71,12 @@ def _number() -> str:
     return f"555{secrets.randbelow(10**7):07d}"
 
 
+_ADDRESSES = itertools.count(1)
+
+
 def _address() -> str:
-    return f"198.51.100.{secrets.randbelow(250) + 1}"
+    """A client address no other test of this run uses."""
+    return f"2001:db8:{next(_ADDRESSES):x}:{secrets.randbelow(2**16):x}::1"
 
 
 @contextlib.contextmanager
