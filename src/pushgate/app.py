@@ -162,7 +162,14 @@ def _log_change(app: FastAPI, ready: bool, problem: str, bus: dict[str, Any]) ->
 
 @contextlib.asynccontextmanager
 async def _running(settings: Settings, database_url: str) -> AsyncIterator[Runtime]:
-    engine = create_engine(database_url, pool_size=settings.db_pool_size)
+    engine = create_engine(
+        database_url,
+        pool_size=settings.db_pool_size,
+        # The PostgreSQL bus's listener sees a restart at once and drops the
+        # pool's connections (PostgresBus._after_loss), so no request needs
+        # to ping first; other backends keep the ping.
+        pre_ping=settings.event_backend != "postgres",
+    )
     bus = create_bus(settings, engine, database_url)
     job_app = jobs.create_job_app(database_url)
     http = httpx.AsyncClient(timeout=httpx.Timeout(10.0), follow_redirects=False)

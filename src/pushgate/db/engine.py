@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import weakref
+from collections.abc import Awaitable, Callable
+from typing import TypeVar, cast
 
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import PoolProxiedConnection
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -31,7 +36,11 @@ def libpq_url(url: str) -> str:
     return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+def create_engine(
+    url: str, pool_size: int = 10, *, pre_ping: bool = True
+) -> AsyncEngine:
+    """The engine; ``pre_ping=False`` only where something else notices a
+    database restart and drops the pool (the PostgreSQL bus's listener)."""
     return create_async_engine(
         sqlalchemy_url(url),
         # A failed statement's error would list its parameters (emails, phone
@@ -39,9 +48,24 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
         hide_parameters=True,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        # A ping is a round trip before every checkout. Without it, a
+        # statement that finds its connection dead makes SQLAlchemy drop it
+        # and every pooled connection opened before it, and the hot path's
+        # single statements try once more (``retrying``).
+        pool_pre_ping=pre_ping,
         pool_recycle=1800,
     )
+
+
+def retire_pooled_connections(engine: AsyncEngine) -> None:
+    """Every connection the pool holds now is closed and replaced at its next
+    checkout (those in use finish first); for when the server went away.
+
+    The same soft invalidation SQLAlchemy applies itself when a statement
+    finds its connection dead, so each connection is closed properly.
+    """
+    pool = engine.sync_engine.pool
+    pool._invalidate(cast(PoolProxiedConnection, None))
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -64,3 +88,26 @@ def autocommit(engine: AsyncEngine) -> AsyncEngine:
         found = engine.execution_options(isolation_level="AUTOCOMMIT")
         _AUTOCOMMIT[engine.sync_engine] = found
     return found
+
+
+T = TypeVar("T")
+
+
+async def retrying(
+    engine: AsyncEngine, work: Callable[[AsyncConnection], Awaitable[T]]
+) -> T:
+    """``work`` on an autocommit connection, once more on a fresh one if the
+    pooled connection turned out dead (the database restarted meanwhile).
+
+    Only for work that is one statement (or reads): a statement whose
+    connection died either committed or did not, and trying it again must be
+    harmless either way.
+    """
+    try:
+        async with autocommit(engine).connect() as connection:
+            return await work(connection)
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+    async with autocommit(engine).connect() as connection:
+        return await work(connection)

@@ -124,11 +124,15 @@ class ListeningBus(EventBus):
                 error = _describe(exc)
             if self._listening.is_set():
                 self._on_lost(error)
+                await self._after_loss()
                 delay = self.min_backoff
             else:
                 self._on_failed_attempt(error)
             await asyncio.sleep(delay * (0.5 + random.random() / 2))
             delay = min(delay * 2, self.max_backoff)
+
+    async def _after_loss(self) -> None:
+        """Called once when the connection is lost (not on failed retries)."""
 
     def _on_listening(self) -> None:
         recovering = self._lost_at is not None

@@ -24,7 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from pushgate.db.engine import libpq_url
+from pushgate.db.engine import libpq_url, retire_pooled_connections
 from pushgate.events._listener import ListeningBus
 from pushgate.events.bus import check_topic
 
@@ -70,6 +70,13 @@ class PostgresBus(ListeningBus):
         await session.execute(
             _NOTIFY, {"channel": CHANNEL, "topic": check_topic(topic)}
         )
+
+    async def _after_loss(self) -> None:
+        # The server went away (a restart, say), so the pool's idle
+        # connections are dead too. The pool does not ping before each
+        # checkout (a round trip on every request), so they are retired now
+        # and requests after the server is back connect afresh.
+        retire_pooled_connections(self._engine)
 
     async def _listen(self, listening: Callable[[], None]) -> None:
         async with asyncio.timeout(self.connect_timeout):

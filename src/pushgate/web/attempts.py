@@ -17,12 +17,12 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import text, update
+from sqlalchemy import Row, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from pushgate.db.engine import autocommit
+from pushgate.db.engine import retrying
 from pushgate.db.models import LoginAttempt, User
 from pushgate.runtime import Runtime
 
@@ -63,8 +63,11 @@ async def read_state(runtime: Runtime, attempt_id: str) -> AttemptState | None:
 
     Autocommit: one round trip, without ``BEGIN`` and ``ROLLBACK`` around it.
     """
-    async with autocommit(runtime.engine).connect() as connection:
-        row = (await connection.execute(_STATE_QUERY, {"id": attempt_id})).first()
+
+    async def read(connection: AsyncConnection) -> Row[Any] | None:
+        return (await connection.execute(_STATE_QUERY, {"id": attempt_id})).first()
+
+    row = await retrying(runtime.engine, read)
     if row is None:
         return None
     return AttemptState(

@@ -18,12 +18,13 @@ import re
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from pushgate import clock, safe_json, webhook_signature
-from pushgate.db.engine import autocommit
+from pushgate.db.engine import retrying
 from pushgate.events.postgres import CHANNEL, PostgresBus
 from pushgate.logs import security_event
 from pushgate.runtime import Runtime, get_runtime
@@ -127,10 +128,16 @@ async def _record(runtime: Runtime, body: dict[str, Any], nonce: str) -> JSONRes
     bus = runtime.bus
     # On the PostgreSQL bus the NOTIFY travels inside the answer's statement.
     channel = CHANNEL if isinstance(bus, PostgresBus) else None
-    async with autocommit(runtime.engine).connect() as connection:
-        result = await attempts.record_answer(
+
+    async def answer_once(connection: AsyncConnection) -> attempts.Answer:
+        return await attempts.record_answer(
             connection, request_uuid, answer, authy_id, nonce, now, channel
         )
+
+    # Tried again only when the connection was dead: had the statement
+    # committed before that, the retry finds its nonce and says "replayed",
+    # and the service's next delivery (a fresh nonce) gets "repeated".
+    result = await retrying(runtime.engine, answer_once)
     outcome = result.outcome
     if outcome == "replayed":
         return _refuse_nonce(request_uuid, NonceOutcome.REPLAYED)

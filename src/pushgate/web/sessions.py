@@ -15,12 +15,12 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
 from pushgate import clock
-from pushgate.db.engine import autocommit
+from pushgate.db.engine import retrying
 from pushgate.db.models import WebSession
 from pushgate.runtime import Runtime
 from pushgate.settings import Settings
@@ -97,11 +97,13 @@ async def read_attempt_id(runtime: Runtime, request: HTTPConnection) -> str | No
     token = _cookie_token(request)
     if token is None:
         return None
+    params = {"token_hash": hash_token(token), "now": clock.now()}
+
+    async def read(connection: AsyncConnection) -> object:
+        return await connection.scalar(_ATTEMPT_ID_QUERY, params)
+
     # Autocommit: one round trip, without BEGIN and ROLLBACK around it.
-    async with autocommit(runtime.engine).connect() as connection:
-        value = await connection.scalar(
-            _ATTEMPT_ID_QUERY, {"token_hash": hash_token(token), "now": clock.now()}
-        )
+    value = await retrying(runtime.engine, read)
     return value if isinstance(value, str) else None
 
 
