@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, update
 
 from pushgate import clock, webhook_signature
+from pushgate.db.engine import autocommit
 from pushgate.db.models import CallbackNonce, LoginAttempt
 from pushgate.web import attempts
 from tests.web.conftest import new_nonce
@@ -218,3 +220,42 @@ def test_an_answer_on_a_used_attempt_changes_nothing(site) -> None:
     response = site.post_callback(site.callback_body(waiting, "approved"))
     assert response.status_code == 409
     assert site.attempt(waiting.attempt_id).status == "denied"
+
+
+def test_racing_answers_on_one_attempt_let_exactly_one_win(site) -> None:
+    # The answer is one statement: the loser's UPDATE waits for the winner's
+    # row lock, then finds the attempt no longer pending and reports why.
+    waiting = site.make_waiting()
+
+    async def race() -> list[str]:
+        engine = autocommit(site.runtime.engine)
+        now = clock.now()
+
+        async def answer(status: str) -> str:
+            async with engine.connect() as connection:
+                result = await attempts.record_answer(
+                    connection,
+                    waiting.approval_uuid,
+                    status,
+                    None,
+                    new_nonce(),
+                    now,
+                    None,
+                )
+            return result.outcome
+
+        return list(
+            await asyncio.gather(
+                answer("approved"), answer("denied"), answer("approved")
+            )
+        )
+
+    outcomes = site.run(race)
+    assert outcomes.count("recorded") == 1, outcomes
+    winner = site.attempt(waiting.attempt_id).status
+    for status, outcome in zip(
+        ("approved", "denied", "approved"), outcomes, strict=True
+    ):
+        if outcome != "recorded":
+            expected = "repeated" if status == winner else "already_answered"
+            assert outcome == expected, outcomes
