@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 
 import httpx
@@ -86,3 +87,30 @@ def test_a_wrong_api_key_is_an_error_value(site) -> None:
     assert isinstance(result, ServiceError)
     assert result.status_code == 401
     assert result.message.endswith(".")
+
+
+async def test_a_hostile_answer_is_an_error_value_not_a_crash() -> None:
+    """A service answering with JSON nested past any limit cannot crash the site."""
+    body = b"[" * 100_000 + b"]" * 100_000
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+            + body
+        )
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with httpx.AsyncClient(timeout=5) as http:
+            client = ServiceClient(http, f"http://127.0.0.1:{port}", "key")
+            result = await client.register_user("a@example.com", "1", "4155550000")
+    finally:
+        server.close()
+        await server.wait_closed()
+
+    assert isinstance(result, ServiceError)

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import httpx
 
+from pushgate import safe_json
 from pushgate.runtime import Runtime
 from pushgate.web.service_client import (
     UNREACHABLE,
@@ -102,7 +103,9 @@ class CodeClient(ServiceClient):
             )
             return ServiceError(UNREACHABLE)
         try:
-            payload = response.json()
+            # The service is trusted to answer, not to answer sanely: its JSON
+            # goes through the same depth and size checks as any request body.
+            payload = safe_json.loads(response.content)
         except ValueError:
             payload = None
         if not isinstance(payload, dict):

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 import httpx
 
+from pushgate import safe_json
 from pushgate.runtime import Runtime
 
 logger = logging.getLogger("pushgate")
@@ -212,7 +213,9 @@ class ServiceClient:
             return ServiceError(UNREACHABLE)
 
         try:
-            payload = response.json()
+            # The service is trusted to answer, not to answer sanely: its JSON
+            # goes through the same depth and size checks as any request body.
+            payload = safe_json.loads(response.content)
         except ValueError:
             payload = None
         if not isinstance(payload, dict):
