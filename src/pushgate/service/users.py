@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -68,23 +68,31 @@ def validate_user(
 
 
 async def register(session: AsyncSession, app_id: int, user: UserInput) -> ServiceUser:
-    """The user with this phone in this application, created or brought back."""
+    """The user with this phone in this application, created or brought back.
+
+    Registering a phone that is already registered returns the same user and
+    leaves its email alone: whoever registers the number again must not
+    rewrite the contact of the person who holds it. A deleted user brought
+    back takes the new email.
+    """
     now = clock.now()
-    statement = (
-        insert(ServiceUser)
-        .values(
-            app_id=app_id,
-            email=user.email,
-            country_code=user.country_code,
-            cellphone=user.cellphone,
-            created_at=now,
-        )
-        .on_conflict_do_update(
-            index_elements=["app_id", "country_code", "cellphone"],
-            set_={"email": user.email, "deleted_at": None},
-        )
-        .returning(ServiceUser.id)
+    values = insert(ServiceUser).values(
+        app_id=app_id,
+        email=user.email,
+        country_code=user.country_code,
+        cellphone=user.cellphone,
+        created_at=now,
     )
+    statement = values.on_conflict_do_update(
+        index_elements=["app_id", "country_code", "cellphone"],
+        set_={
+            "email": case(
+                (ServiceUser.deleted_at.is_(None), ServiceUser.email),
+                else_=values.excluded.email,
+            ),
+            "deleted_at": None,
+        },
+    ).returning(ServiceUser.id)
     user_id = (await session.execute(statement)).scalar_one()
     found = await session.get(ServiceUser, user_id, populate_existing=True)
     assert found is not None
