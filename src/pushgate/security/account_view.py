@@ -21,8 +21,7 @@ from pushgate import clock
 from pushgate.db.models import User
 from pushgate.runtime import Runtime, get_runtime
 from pushgate.security import audit
-from pushgate.web import accounts
-from pushgate.web._http import checked_form, redirect
+from pushgate.web._http import redirect, signed_in_form
 from pushgate.web.service_client import ServiceError, service_client
 
 logger = logging.getLogger("pushgate")
@@ -127,13 +126,11 @@ def _parse_time(value: object) -> datetime | None:
 @router.post("/account/devices/{device_id}/remove")
 async def remove_device(device_id: str, request: Request) -> Response:
     runtime = get_runtime(request)
-    checked = await checked_form(request, runtime)
+    checked = await signed_in_form(request, runtime)
     if isinstance(checked, Response):
         return checked
-    _, session = checked
-    async with runtime.sessions() as db:
-        user = await accounts.signed_in_user(db, session)
-    if user is None or user.authy_id is None:
+    _, _, user = checked
+    if user.authy_id is None:
         return redirect("/login")
 
     # The service records the removal in its audit trail, shown here too.

@@ -35,7 +35,12 @@ from pushgate.logs import security_event
 from pushgate.runtime import Runtime, get_runtime
 from pushgate.sse import EventStream, ServerSentEvent
 from pushgate.web import accounts, sessions
-from pushgate.web._http import checked_form, client_ip, redirect
+from pushgate.web._http import (
+    client_ip,
+    redirect,
+    signed_in,
+    signed_in_form,
+)
 from pushgate.web.service_client import ServiceError, service_client
 from pushgate.web.sessions import SessionState
 from pushgate.web.templating import render
@@ -115,14 +120,10 @@ async def _device_ids(runtime: Runtime, authy_id: int) -> frozenset[str] | Servi
 @router.post("/account/enroll")
 async def make_link(request: Request) -> Response:
     runtime = get_runtime(request)
-    checked = await checked_form(request, runtime)
+    checked = await signed_in_form(request, runtime)
     if isinstance(checked, Response):
         return checked
-    _, session = checked
-    async with runtime.sessions() as db:
-        user = await accounts.signed_in_user(db, session)
-    if user is None:
-        return redirect("/login")
+    _, session, user = checked
     if user.authy_id is None:
         return _page(request, session, user, message=NOT_REGISTERED, status_code=409)
 
@@ -148,11 +149,10 @@ async def make_link(request: Request) -> Response:
 @router.get("/account/enroll")
 async def link_page(request: Request) -> Response:
     runtime = get_runtime(request)
-    async with runtime.sessions() as db:
-        session = await sessions.load(db, request)
-        user = await accounts.signed_in_user(db, session)
-    if user is None or session is None:
-        return redirect("/login")
+    signed = await signed_in(request, runtime)
+    if isinstance(signed, Response):
+        return signed
+    session, user = signed
 
     pending = PendingLink.from_session(session)
     if pending is not None and user.authy_id is not None:

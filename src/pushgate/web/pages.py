@@ -21,7 +21,12 @@ from pushgate.web import (
     sessions,
     signup_limit,
 )
-from pushgate.web._http import checked_form, client_ip, redirect
+from pushgate.web._http import (
+    checked_form,
+    client_ip,
+    redirect,
+    signed_in,
+)
 from pushgate.web.service_client import ServiceError, service_client
 from pushgate.web.sessions import SessionState
 from pushgate.web.templating import render
@@ -168,11 +173,10 @@ async def _taken(db: AsyncSession, signup: forms.Signup) -> accounts.Taken | Non
 @router.get("/account")
 async def account(request: Request) -> Response:
     runtime = get_runtime(request)
-    async with runtime.sessions() as db:
-        session = await sessions.load(db, request)
-        user = await accounts.signed_in_user(db, session)
-    if user is None or session is None:
-        return redirect("/login")
+    signed = await signed_in(request, runtime)
+    if isinstance(signed, Response):
+        return signed
+    session, user = signed
     notice = await _take_notice(runtime, session)
 
     enrolled: bool | None = None

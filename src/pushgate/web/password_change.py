@@ -20,8 +20,13 @@ from pushgate.db.models import User
 from pushgate.logs import security_event
 from pushgate.runtime import Runtime, get_runtime
 from pushgate.security import audit, throttle
-from pushgate.web import accounts, forms, passwords, sessions
-from pushgate.web._http import checked_form, client_ip, redirect
+from pushgate.web import forms, passwords, sessions
+from pushgate.web._http import (
+    client_ip,
+    redirect,
+    signed_in,
+    signed_in_form,
+)
 from pushgate.web.sessions import SessionState
 from pushgate.web.templating import render
 
@@ -46,25 +51,20 @@ TOO_MANY_TRIES = (
 @router.get("/account/password")
 async def form_page(request: Request) -> Response:
     runtime = get_runtime(request)
-    async with runtime.sessions() as db:
-        session = await sessions.load(db, request)
-        user = await accounts.signed_in_user(db, session)
-    if user is None:
-        return redirect("/login")
+    signed = await signed_in(request, runtime)
+    if isinstance(signed, Response):
+        return signed
+    session, user = signed
     return render(request, "web/password.html", session=session, user=user)
 
 
 @router.post("/account/password")
 async def change(request: Request) -> Response:
     runtime = get_runtime(request)
-    checked = await checked_form(request, runtime)
+    checked = await signed_in_form(request, runtime)
     if isinstance(checked, Response):
         return checked
-    form, session = checked
-    async with runtime.sessions() as db:
-        user = await accounts.signed_in_user(db, session)
-    if user is None:
-        return redirect("/login")
+    form, session, user = checked
     parsed = forms.parse_password_change(form)
 
     def again(status_code: int, message: str | None = None) -> Response:
