@@ -14,14 +14,10 @@ phone number no account has, which is not to be had in bulk.
 
 from __future__ import annotations
 
-import math
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import case, select, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pushgate.db.models import LoginThrottle
 from pushgate.security import throttle
 from pushgate.settings import Settings
 
@@ -36,14 +32,7 @@ def address_key(address: str) -> str:
 
 async def seconds_blocked(db: AsyncSession, address: str, now: datetime) -> int:
     """Seconds until the address may try to sign up again; 0: now."""
-    until = await db.scalar(
-        select(LoginThrottle.blocked_until).where(
-            LoginThrottle.key == address_key(address)
-        )
-    )
-    if until is None or until <= now:
-        return 0
-    return max(1, math.ceil((until - now).total_seconds()))
+    return await throttle.key_blocked_for(db, address_key(address), now)
 
 
 async def record_refusal(
@@ -51,30 +40,6 @@ async def record_refusal(
 ) -> int:
     """Count a sign-up that created no account; the seconds the next must wait."""
     limits = throttle.ThrottleLimits.from_settings(settings)
-    await throttle.prune(db, now, limits)
-    key = address_key(address)
-    table = LoginThrottle.__table__
-    forgotten = table.c.last_failure_at < now - limits.memory
-    refusals: int = (
-        await db.execute(
-            insert(LoginThrottle)
-            .values(key=key, failures=1, last_failure_at=now, blocked_until=None)
-            .on_conflict_do_update(
-                index_elements=[table.c.key],
-                set_={
-                    # Quiet for longer than the memory: start again at one.
-                    "failures": case((forgotten, 1), else_=table.c.failures + 1),
-                    "last_failure_at": now,
-                },
-            )
-            .returning(table.c.failures)
-        )
-    ).scalar_one()
-    delay = throttle.delay_after(refusals, FREE_PER_ADDRESS, limits.max_delay)
-    if delay > timedelta(0):
-        await db.execute(
-            update(LoginThrottle)
-            .where(LoginThrottle.key == key)
-            .values(blocked_until=now + delay)
-        )
-    return math.ceil(delay.total_seconds())
+    return await throttle.count_try(
+        db, address_key(address), FREE_PER_ADDRESS, now, limits
+    )
